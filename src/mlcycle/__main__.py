@@ -1,0 +1,5 @@
+"""`python -m mlcycle` runs the command line."""
+
+from mlcycle.cli import main
+
+main()

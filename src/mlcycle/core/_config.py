@@ -1,0 +1,231 @@
+"""The workspace configuration, `mlcycle.yaml`, as frozen pydantic models.
+
+Precedence (only entry points such as the CLI call :func:`load_config`):
+explicit arguments > `MLCYCLE_*` environment variables > the workspace's
+`mlcycle.yaml` > defaults. Unknown keys are errors that name the key path,
+so a typo in a policy never goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlcycle.core._errors import ConfigError
+
+CONFIG_FILE = "mlcycle.yaml"
+Task = Literal["regression", "classification"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Frozen):
+    """Where the data is and what role each column plays.
+
+    `path` is a CSV or Parquet file, relative to the workspace folder.
+    `numeric` and `categorical` are the model's input features.
+    """
+
+    path: str
+    target: str
+    task: Task = "regression"
+    time_column: str | None = None
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """All input features, numeric first."""
+        return self.numeric + self.categorical
+
+
+class SplitConfig(_Frozen):
+    """How the data splits into the training period and replayed windows.
+
+    With a time column, rows before `train_end` (ISO date) train the first
+    model, or the first `train_fraction` of rows in time order when
+    `train_end` is unset; the rest is replayed in windows of the pandas
+    frequency `window` (e.g. `MS`: calendar months). Without a time
+    column the rest is cut into `n_windows` equal windows in file order.
+    """
+
+    train_end: str | None = None
+    train_fraction: float = Field(0.5, gt=0.0, lt=1.0)
+    window: str = "MS"
+    n_windows: int = Field(12, ge=1)
+
+
+class AutoMLConfig(_Frozen):
+    """The AutoML search (Optuna TPE) over scikit-learn model families.
+
+    `families`: any of `linear` (ridge or logistic regression) and `hgb`
+    (histogram gradient boosting). Trials fit on the first part of the
+    training period and are scored on the next `validation_fraction`; the
+    best is refit and scored on the last `holdout_fraction` (held out).
+    """
+
+    trials: int = Field(12, ge=1)
+    families: tuple[Literal["linear", "hgb"], ...] = ("linear", "hgb")
+    seed: int = 0
+    validation_fraction: float = Field(0.2, gt=0.0, lt=0.5)
+    holdout_fraction: float = Field(0.15, gt=0.0, lt=0.5)
+
+
+class DriftConfig(_Frozen):
+    """Per-feature drift tests and the dataset drift rule.
+
+    A feature drifts when its test's p-value is below `p_value` (KS for
+    numeric, chi-squared for categorical) and, when `psi_threshold` is
+    set, its PSI is at least that too: large samples make tiny, harmless
+    shifts significant, and PSI measures the size of the shift. The
+    dataset drifts when the share of drifted features reaches `share`.
+    """
+
+    p_value: float = Field(0.05, gt=0.0, lt=1.0)
+    psi_threshold: float | None = Field(0.2, ge=0.0)
+    psi_bins: int = Field(10, ge=2)
+    share: float = Field(0.5, gt=0.0, le=1.0)
+    features: tuple[str, ...] | None = None
+
+
+class LoopConfig(_Frozen):
+    """What the loop does after each window (the policy).
+
+    Retrain when the dataset drifts (if `retrain_on_drift`) or the live
+    primary metric is worse than `decay` times the production model's
+    reference metric. The candidate trains on the labeled rows before the
+    latest window (the last `retrain_days` days of them when set); the
+    gate then scores candidate and production on the latest window, which
+    neither has seen, and promotes when the candidate is better by at
+    least `margin` (relative). Requests carry `batch_rows` rows each.
+    """
+
+    batch_rows: int = Field(24, ge=1)
+    decay: float = Field(1.2, ge=1.0)
+    retrain_on_drift: bool = True
+    retrain_days: int | None = Field(None, ge=1)
+    margin: float = Field(0.02, ge=0.0, lt=1.0)
+
+
+class AlertsConfig(_Frozen):
+    """Where alerts go besides the log: a Slack-compatible webhook URL."""
+
+    webhook_url: str | None = None
+
+
+class ServingConfig(_Frozen):
+    """The model server: host, port (0 = any free port) and alias polling."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+    poll_seconds: float = Field(0.5, gt=0.0)
+
+
+class Config(_Frozen):
+    """The whole of `mlcycle.yaml`.
+
+    `db_url` is any SQLAlchemy URL (default: SQLite file in `.mlcycle/`);
+    `objects_url` any fsspec URL (default: `.mlcycle/objects`).
+    """
+
+    model_name: str = "model"
+    experiment: str = "default"
+    db_url: str | None = None
+    objects_url: str | None = None
+    data: DataConfig | None = None
+    split: SplitConfig = SplitConfig()
+    automl: AutoMLConfig = AutoMLConfig()
+    drift: DriftConfig = DriftConfig()
+    loop: LoopConfig = LoopConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    serving: ServingConfig = ServingConfig()
+
+    def require_data(self) -> DataConfig:
+        """Return the `data` section.
+
+        Raises:
+            ConfigError: if `mlcycle.yaml` has none.
+        """
+        if self.data is None:
+            raise ConfigError(
+                "mlcycle.yaml has no 'data' section: run "
+                "'mlcycle init --data FILE.csv --target COLUMN' first"
+            )
+        return self.data
+
+    @model_validator(mode="after")
+    def _features_exist(self) -> Config:
+        if self.data is not None and self.data.target in self.data.features:
+            raise ValueError(f"target {self.data.target!r} is also listed as a feature")
+        return self
+
+
+def _format_validation_error(source: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    return f"{source}: key '{where}': {first['msg']}"
+
+
+def parse_config(raw: Mapping[str, Any], source: str = CONFIG_FILE) -> Config:
+    """Validate a config mapping.
+
+    Raises:
+        ConfigError: naming the first offending key path, e.g.
+            "mlcycle.yaml: key 'loop.margn': Extra inputs are not permitted".
+    """
+    try:
+        return Config.model_validate(dict(raw))
+    except ValidationError as err:
+        raise ConfigError(_format_validation_error(source, err)) from None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a YAML config file into a dict (empty dict if it is missing).
+
+    Raises:
+        ConfigError: if the file is not valid YAML or not a mapping.
+    """
+    if not path.exists():
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: must be a mapping of keys to values")
+    return raw
+
+
+def load_config(workspace: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read `mlcycle.yaml` in `workspace` and apply `MLCYCLE_*` overrides.
+
+    Environment variables read: `MLCYCLE_DB_URL`, `MLCYCLE_OBJECTS_URL`,
+    `MLCYCLE_WEBHOOK_URL`.
+
+    Raises:
+        ConfigError: if the file or an override is invalid.
+    """
+    env = os.environ if env is None else env
+    path = workspace / CONFIG_FILE
+    raw = read_config_file(path)
+    for var, key in (("MLCYCLE_DB_URL", "db_url"), ("MLCYCLE_OBJECTS_URL", "objects_url")):
+        if env.get(var):
+            raw[key] = env[var]
+    if env.get("MLCYCLE_WEBHOOK_URL"):
+        raw["alerts"] = {**raw.get("alerts", {}), "webhook_url": env["MLCYCLE_WEBHOOK_URL"]}
+    return parse_config(raw, source=str(path))
+
+
+def dump_config(config: Config) -> str:
+    """Render `config` as YAML, leaving out values equal to the defaults."""
+    data = config.model_dump(mode="json", exclude_defaults=True)
+    return yaml.safe_dump(data, sort_keys=False)

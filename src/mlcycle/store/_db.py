@@ -1,0 +1,102 @@
+"""The metadata database: a SQLAlchemy engine migrated to head by Alembic.
+
+SQLite files run in WAL mode with a 30 s busy timeout so a model server
+and a training process can share one workspace database; any other
+SQLAlchemy URL (e.g. `postgresql+psycopg://...`) works unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mlcycle.core import ConfigError, MlcycleError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _make_engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as err:
+        raise ConfigError(f"database URL {url!r} is not usable: {err}") from None
+
+
+def alembic_config(engine: Engine) -> Any:
+    """Return an Alembic `Config` for mlcycle's migrations bound to `engine`."""
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade_to_head(engine: Engine) -> None:
+    """Apply every pending Alembic migration to the database behind `engine`."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = alembic_config(engine)
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        command.upgrade(cfg, "head")
+
+
+class Database:
+    """A migrated metadata database and its session factory.
+
+    Thread-safe: each :meth:`session` call opens its own session.
+
+    Args:
+        url: SQLAlchemy URL, e.g. `sqlite:///path/mlcycle.db`.
+
+    Raises:
+        ConfigError: if the URL is malformed or its driver is missing.
+        MlcycleError: if the server cannot be reached.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _make_engine(url)
+        try:
+            upgrade_to_head(self.engine)
+        except OperationalError as err:
+            raise MlcycleError(f"cannot open database {url!r}: {err.orig}") from None
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Yield a session in one transaction: committed on exit, rolled back on error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def table_names(self) -> list[str]:
+        """Return the names of the tables in the database."""
+        return sorted(inspect(self.engine).get_table_names())
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self.engine.dispose()

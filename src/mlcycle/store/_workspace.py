@@ -1,0 +1,58 @@
+"""A workspace: a folder with `mlcycle.yaml` and the hidden `.mlcycle/` state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlcycle.core import CONFIG_FILE, Config
+from mlcycle.store._db import Database
+from mlcycle.store._objects import ObjectStore
+
+STATE_DIR = ".mlcycle"
+
+
+class Workspace:
+    """The metadata database, object store and folders of one workspace.
+
+    Layout: `mlcycle.yaml`, `.mlcycle/mlcycle.db` (SQLite, unless
+    `config.db_url` says otherwise), `.mlcycle/objects/` (unless
+    `config.objects_url`), `.mlcycle/packages/` (unpacked model packages),
+    `reports/` (HTML and JSON reports for people).
+
+    Args:
+        root: the workspace folder; created if missing.
+        config: the parsed configuration (see :func:`mlcycle.core.load_config`).
+    """
+
+    def __init__(self, root: Path, config: Config | None = None) -> None:
+        self.root = root.resolve()
+        self.config = config or Config()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        db_url = self.config.db_url or f"sqlite:///{self.state_dir / 'mlcycle.db'}"
+        self.db = Database(db_url)
+        self.objects = ObjectStore(self.config.objects_url or str(self.state_dir / "objects"))
+
+    @property
+    def state_dir(self) -> Path:
+        """The hidden `.mlcycle/` folder."""
+        return self.root / STATE_DIR
+
+    @property
+    def config_path(self) -> Path:
+        """The workspace's `mlcycle.yaml`."""
+        return self.root / CONFIG_FILE
+
+    @property
+    def reports_dir(self) -> Path:
+        """Where reports for people are written (`reports/`)."""
+        return self.root / "reports"
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.db.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,43 @@
+"""The public API of mlcycle.monitoring is pinned, and importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mlcycle.monitoring
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(mlcycle.monitoring.__all__) == [
+        "Alert",
+        "AlertRecord",
+        "DriftResult",
+        "FeatureDrift",
+        "PRIMARY_METRIC",
+        "chi2_test",
+        "classification_metrics",
+        "detect_drift",
+        "ks_test",
+        "list_alerts",
+        "post_webhook",
+        "prediction_drift",
+        "psi",
+        "raise_alert",
+        "regression_metrics",
+        "render_drift_report",
+        "render_loop_report",
+        "write_json",
+    ]
+    for name in mlcycle.monitoring.__all__:
+        assert getattr(mlcycle.monitoring, name).__doc__
+
+
+def test_import_does_not_load_heavy_dependencies() -> None:
+    code = (
+        "import sys, mlcycle.monitoring; "
+        "print(sorted(m for m in ('scipy', 'sklearn', 'matplotlib', 'httpx', 'sqlalchemy') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,165 @@
+"""detect_drift and prediction_drift."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlcycle.core import DataError, DriftConfig
+from mlcycle.monitoring import DriftResult, detect_drift, prediction_drift
+
+
+def _frames(seed: int = 0, n: int = 20_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+
+    def frame(shift: float, weights: list[float]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "temp": rng.normal(loc=shift, size=n),
+                "hum": rng.uniform(size=n),
+                "weather": rng.choice(["clear", "mist", "rain"], size=n, p=weights),
+                "season": rng.choice(["a", "b"], size=n),
+            }
+        )
+
+    return frame(0.0, [0.6, 0.3, 0.1]), frame(1.0, [0.2, 0.3, 0.5])
+
+
+NUMERIC, CATEGORICAL = ["temp", "hum"], ["weather", "season"]
+
+
+def test_flags_shifted_columns_and_not_unchanged_ones() -> None:
+    ref, cur = _frames()
+    result = detect_drift(ref, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=DriftConfig())
+    assert result.drifted_features == ["temp", "weather"]
+    assert result.share == 0.5 and result.drifted
+    assert (result.n_reference, result.n_current) == (20_000, 20_000)
+    by_name = {f.feature: f for f in result.features}
+    assert by_name["temp"].test == "ks" and by_name["weather"].test == "chi2"
+    assert by_name["hum"].p_value > 0.001 and by_name["hum"].psi < 0.05
+
+
+def test_psi_threshold_gates_significant_but_small_shifts() -> None:
+    rng = np.random.default_rng(1)
+    ref = pd.DataFrame({"x": rng.normal(size=200_000)})
+    cur = pd.DataFrame({"x": rng.normal(loc=0.05, size=200_000)})
+    gated = detect_drift(ref, cur, numeric=["x"], categorical=[], config=DriftConfig())
+    assert gated.features[0].p_value < 1e-10 and not gated.drifted
+    ungated = DriftConfig(psi_threshold=None)
+    assert detect_drift(ref, cur, numeric=["x"], categorical=[], config=ungated).drifted
+
+
+def test_config_features_restricts_the_tests() -> None:
+    ref, cur = _frames()
+    config = DriftConfig(features=("hum", "weather"))
+    result = detect_drift(ref, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=config)
+    assert [f.feature for f in result.features] == ["hum", "weather"]
+    with pytest.raises(DataError, match="'nope'"):
+        detect_drift(
+            ref, cur, numeric=NUMERIC, categorical=[], config=DriftConfig(features=("nope",))
+        )
+
+
+@pytest.mark.parametrize("window", ["reference", "current"])
+def test_missing_column_names_it(window: str) -> None:
+    ref, cur = _frames(n=100)
+    frames = {"reference": ref, "current": cur}
+    frames[window] = frames[window].drop(columns="temp")
+    with pytest.raises(DataError, match=f"Column 'temp' is missing from the {window} window"):
+        detect_drift(
+            frames["reference"],
+            frames["current"],
+            numeric=NUMERIC,
+            categorical=[],
+            config=DriftConfig(),
+        )
+
+
+def test_non_numeric_numeric_column_raises() -> None:
+    ref, cur = _frames(n=100)
+    with pytest.raises(DataError, match="'weather'"):
+        detect_drift(ref, cur, numeric=["weather"], categorical=[], config=DriftConfig())
+
+
+def test_empty_current_window_is_not_enough_data() -> None:
+    ref, cur = _frames(n=500)
+    result = detect_drift(
+        ref, cur.iloc[:0], numeric=NUMERIC, categorical=CATEGORICAL, config=DriftConfig()
+    )
+    assert result.n_current == 0 and result.share == 0.0 and not result.drifted
+    for feature in result.features:
+        assert feature.note == "not enough data" and not feature.drifted
+        assert math.isnan(feature.statistic) and math.isnan(feature.p_value)
+    payload = result.to_dict()
+    assert payload["features"][0]["p_value"] is None
+    json.dumps(payload, allow_nan=False)
+
+
+def test_all_null_column_does_not_count_in_share() -> None:
+    ref, cur = _frames(n=2_000)
+    cur["hum"] = np.nan
+    result = detect_drift(ref, cur, numeric=NUMERIC, categorical=[], config=DriftConfig())
+    assert result.features[1].note == "not enough data"
+    assert result.share == 1.0  # temp drifted; hum is not in the denominator
+
+
+def test_constant_columns() -> None:
+    ref = pd.DataFrame({"k": np.full(1000, 3.0), "c": ["x"] * 1000})
+    cur = pd.DataFrame({"k": np.full(800, 3.0), "c": ["x"] * 800})
+    result = detect_drift(ref, cur, numeric=["k"], categorical=["c"], config=DriftConfig())
+    assert not result.drifted and result.share == 0.0
+    assert [f.p_value for f in result.features] == [1.0, 1.0]
+    assert [f.psi for f in result.features] == [0.0, 0.0]
+
+
+def test_nullable_and_integer_dtypes() -> None:
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"n": pd.array(rng.integers(0, 10, 5000), dtype="Int64")})
+    cur = pd.DataFrame({"n": pd.array(rng.integers(5, 15, 5000), dtype="Int64")})
+    cur.loc[::7, "n"] = pd.NA
+    result = detect_drift(ref, cur, numeric=["n"], categorical=[], config=DriftConfig())
+    assert result.drifted_features == ["n"]
+
+
+def test_prediction_drift() -> None:
+    rng = np.random.default_rng(2)
+    config = DriftConfig()
+    num = prediction_drift(
+        rng.normal(size=5000), rng.normal(2, size=5000), categorical=False, config=config
+    )
+    assert num.feature == "prediction" and num.test == "ks" and num.drifted
+    same = rng.choice(["x", "y"], size=10_000)
+    cat = prediction_drift(same[:5000], same[5000:], categorical=True, config=config)
+    assert cat.test == "chi2" and not cat.drifted
+
+
+def test_result_round_trips_to_json() -> None:
+    ref, cur = _frames(n=1000)
+    result = detect_drift(ref, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=DriftConfig())
+    data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert data["drifted_features"] == result.drifted_features
+    assert isinstance(result, DriftResult) and len(data["features"]) == 4
+
+
+def test_large_frame_is_fast() -> None:
+    rng = np.random.default_rng(11)
+    n = 1_000_000
+    cols = {f"x{i}": rng.normal(size=n) for i in range(20)}
+    ref = pd.DataFrame(cols | {f"c{i}": rng.integers(0, 20, n) for i in range(5)})
+    cur = ref.sample(frac=1.0, random_state=1, ignore_index=True)
+    cur["x0"] = cur["x0"] + 0.5
+    start = time.perf_counter()
+    result = detect_drift(
+        ref,
+        cur,
+        numeric=[f"x{i}" for i in range(20)],
+        categorical=[f"c{i}" for i in range(5)],
+        config=DriftConfig(),
+    )
+    assert time.perf_counter() - start < 10.0
+    assert result.drifted_features == ["x0"]
