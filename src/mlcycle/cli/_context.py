@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,25 @@ def workspace_path() -> Path:
 
 
 def open_workspace(path: Path | None = None) -> Workspace:
-    """Open the workspace with its `mlcycle.yaml` and `MLCYCLE_*` overrides."""
+    """Open the workspace with its `mlcycle.yaml` and `MLCYCLE_*` overrides.
+
+    Library log records (alerts, model swaps) go to `.mlcycle/logs/mlcycle.log`.
+    """
     from mlcycle import open_workspace as _open
 
-    return _open(path or workspace_path())
+    ws = _open(path or workspace_path())
+    log_to(ws.state_dir / "logs" / "mlcycle.log")
+    return ws
+
+
+def log_to(path: Path) -> None:
+    """Send mlcycle's log records to `path` instead of the terminal (once per process)."""
+    logger = logging.getLogger("mlcycle")
+    if any(isinstance(h, logging.FileHandler) for h in logger.handlers):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

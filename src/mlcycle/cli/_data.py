@@ -27,7 +27,9 @@ def data_add(
     if as_json:
         print_json(version.to_dict())
         return
-    console.print(f"{version.ref}: {version.rows:,} rows, {version.size:,} bytes, blake3 {version.object_id}")
+    console.print(
+        f"{version.ref}: {version.rows:,} rows, {version.size:,} bytes, blake3 {version.object_id}"
+    )
 
 
 @data_app.command("list")
@@ -39,12 +41,18 @@ def data_list(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json([v.to_dict() for v in versions])
         return
-    table(f"{len(versions)} dataset versions", ["version", "rows", "bytes", "blake3", "created"],
-          [(v.ref, v.rows, v.size, v.object_id[:16], when(v.created_at)) for v in versions])  # fmt: skip
+    table(
+        f"{len(versions)} dataset versions",
+        ["version", "rows", "bytes", "blake3", "created"],
+        [(v.ref, v.rows, v.size, v.object_id[:16], when(v.created_at)) for v in versions],
+    )
 
 
 @data_app.command("show")
-def data_show(ref: Annotated[str, typer.Argument(help="NAME@vN, or NAME for the latest.")], as_json: JsonFlag = False) -> None:
+def data_show(
+    ref: Annotated[str, typer.Argument(help="NAME@vN, or NAME for the latest.")],
+    as_json: JsonFlag = False,
+) -> None:
     """Show a dataset version with its schema."""
     from mlcycle.data import get_dataset_version
 
@@ -53,7 +61,22 @@ def data_show(ref: Annotated[str, typer.Argument(help="NAME@vN, or NAME for the 
         print_json(version.to_dict())
         return
     console.print(f"[bold]{version.ref}[/]: {version.rows:,} rows from {version.source}")
-    console.print(f"  blake3 {version.object_id}, {version.size:,} bytes, created {when(version.created_at)}")
-    table("Schema", ["column", "dtype", "kind", "nulls", "distinct", "min", "max"],
-          [(c["name"], c["dtype"], c["kind"], c["nulls"], c["distinct"], c["minimum"], c["maximum"])
-           for c in version.schema.values()])  # fmt: skip
+    console.print(
+        f"  blake3 {version.object_id}, {version.size:,} bytes, created {when(version.created_at)}"
+    )
+    table(
+        "Schema",
+        ["column", "dtype", "kind", "nulls", "distinct", "min", "max"],
+        [
+            (
+                c["name"],
+                c["dtype"],
+                c["kind"],
+                c["nulls"],
+                c["distinct"],
+                c["minimum"],
+                c["maximum"],
+            )
+            for c in version.schema.values()
+        ],
+    )

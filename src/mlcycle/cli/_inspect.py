@@ -29,14 +29,27 @@ def runs_list(
         return
     keys = sorted({k for r in runs for k in r.metrics})[:4]
     table(
-        f"{len(runs)} runs", ["id", "experiment", "name", "status", "started", *keys],
-        [(r.id[:8], r.experiment, r.name, r.status, when(r.start_time), *(r.metrics.get(k) for k in keys))
-         for r in runs],
-    )  # fmt: skip
+        f"{len(runs)} runs",
+        ["id", "experiment", "name", "status", "started", *keys],
+        [
+            (
+                r.id[:8],
+                r.experiment,
+                r.name,
+                r.status,
+                when(r.start_time),
+                *(r.metrics.get(k) for k in keys),
+            )
+            for r in runs
+        ],
+    )
 
 
 @runs_app.command("show")
-def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")], as_json: JsonFlag = False) -> None:
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    as_json: JsonFlag = False,
+) -> None:
     """Show one run: status, times, params, metrics, tags, artifacts, datasets."""
     from mlcycle.tracking import get_run
 
@@ -45,15 +58,25 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (or a unique pr
         print_json(run.to_dict())
         return
     console.print(f"[bold]Run {run.id}[/] ({run.name}) in '{run.experiment}': {run.status}")
-    console.print(f"  started {when(run.start_time)}, ended {when(run.end_time)}, git {run.git_commit or '-'}")
+    console.print(
+        f"  started {when(run.start_time)}, ended {when(run.end_time)}, git {run.git_commit or '-'}"
+    )
     console.print(f"  datasets: {', '.join(run.datasets) or '-'}")
-    for title, values in (("params", run.params), ("metrics", run.metrics), ("tags", run.tags), ("artifacts", run.artifacts)):
+    for title, values in (
+        ("params", run.params),
+        ("metrics", run.metrics),
+        ("tags", run.tags),
+        ("artifacts", run.artifacts),
+    ):
         if values:
             table(title, ["key", "value"], sorted(values.items()))
 
 
 @runs_app.command("compare")
-def runs_compare(run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.")], as_json: JsonFlag = False) -> None:
+def runs_compare(
+    run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.")],
+    as_json: JsonFlag = False,
+) -> None:
     """Compare runs side by side: params and metrics."""
     from mlcycle.tracking import get_run
 
@@ -64,7 +87,9 @@ def runs_compare(run_ids: Annotated[list[str], typer.Argument(help="Two or more 
         return
     params = sorted({k for r in runs for k in r.params})
     metrics = sorted({k for r in runs for k in r.metrics})
-    rows = [(f"param {k}", *(r.params.get(k) for r in runs)) for k in params]
+    rows: list[tuple[object, ...]] = [
+        (f"param {k}", *(r.params.get(k) for r in runs)) for k in params
+    ]
     rows += [(f"metric {k}", *(r.metrics.get(k) for r in runs)) for k in metrics]
     table("Compare runs", ["", *(r.id[:8] for r in runs)], rows)
 
@@ -78,13 +103,24 @@ def models_list(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(models)
         return
-    table(f"{len(models)} models", ["name", "latest version", "aliases"],
-          [(m["name"], m["latest_version"], ", ".join(f"{a}=v{v}" for a, v in m["aliases"].items()))
-           for m in models])  # fmt: skip
+    table(
+        f"{len(models)} models",
+        ["name", "latest version", "aliases"],
+        [
+            (
+                m["name"],
+                m["latest_version"],
+                ", ".join(f"{a}=v{v}" for a, v in m["aliases"].items()),
+            )
+            for m in models
+        ],
+    )
 
 
 @models_app.command("show")
-def models_show(model: Annotated[str, typer.Argument(help="Model name.")], as_json: JsonFlag = False) -> None:
+def models_show(
+    model: Annotated[str, typer.Argument(help="Model name.")], as_json: JsonFlag = False
+) -> None:
     """Show a model's versions, aliases and its audit log."""
     from mlcycle.core import ModelNotFound
     from mlcycle.registry import audit_log, list_model_versions
@@ -95,15 +131,33 @@ def models_show(model: Annotated[str, typer.Argument(help="Model name.")], as_js
         raise ModelNotFound(f"Model '{model}' does not exist")
     events = audit_log(ws, model)
     if as_json:
-        print_json({"versions": [v.to_dict() for v in versions], "audit": [e.to_dict() for e in events]})
+        print_json(
+            {"versions": [v.to_dict() for v in versions], "audit": [e.to_dict() for e in events]}
+        )
         return
     metric_keys = sorted({k for v in versions for k in v.metrics})[:3]
-    table(f"Model {model}", ["version", "aliases", "created", "run", *metric_keys],
-          [(f"v{v.version}", ", ".join(v.aliases), when(v.created_at), (v.run_id or "-")[:8],
-            *(v.metrics.get(k) for k in metric_keys)) for v in versions])  # fmt: skip
-    table("Audit log", ["when", "who", "action", "alias", "from", "to", "why"],
-          [(when(e.timestamp), e.actor, e.action, e.alias, e.from_version, e.to_version, e.reason)
-           for e in events])  # fmt: skip
+    table(
+        f"Model {model}",
+        ["version", "aliases", "created", "run", *metric_keys],
+        [
+            (
+                f"v{v.version}",
+                ", ".join(v.aliases),
+                when(v.created_at),
+                (v.run_id or "-")[:8],
+                *(v.metrics.get(k) for k in metric_keys),
+            )
+            for v in versions
+        ],
+    )
+    table(
+        "Audit log",
+        ["when", "who", "action", "alias", "from", "to", "why"],
+        [
+            (when(e.timestamp), e.actor, e.action, e.alias, e.from_version, e.to_version, e.reason)
+            for e in events
+        ],
+    )
 
 
 @models_app.command("promote")
@@ -118,6 +172,8 @@ def models_promote(
 
     name, _, version = model.partition("@")
     if not version.isdigit():
-        raise InputError(f"'{model}' must be MODEL@VERSION with a version number, e.g. {name or 'model'}@2")
+        raise InputError(
+            f"'{model}' must be MODEL@VERSION with a version number, e.g. {name or 'model'}@2"
+        )
     event = set_alias(_context.open_workspace(), name, alias, int(version), reason=reason)
     console.print(f"{name}@{alias}: v{event.from_version or '-'} -> v{event.to_version}")

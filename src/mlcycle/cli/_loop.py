@@ -26,13 +26,23 @@ class RichObserver:
     """Draws the loop's progress: a bar for AutoML trials and one line per window."""
 
     def __init__(self, metric: str) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.metric = metric
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err_console, transient=True,
-        )  # fmt: skip
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        )
         self.task: Any = None
 
     def stage(self, message: str) -> None:
@@ -42,7 +52,11 @@ class RichObserver:
         if self.task is None:
             self.progress.start()
             self.task = self.progress.add_task("AutoML trials", total=total)
-        self.progress.update(self.task, completed=done, description=f"AutoML trials (last: {family} {self.metric}={value:.4g})")
+        self.progress.update(
+            self.task,
+            completed=done,
+            description=f"AutoML trials (last: {family} {self.metric}={value:.4g})",
+        )
         if done >= total:
             self.progress.stop()
 
@@ -56,11 +70,17 @@ class RichObserver:
 def init(
     data: Annotated[Path | None, typer.Option(help="CSV or Parquet file with your data.")] = None,
     target: Annotated[str | None, typer.Option(help="Column to predict.")] = None,
-    time_column: Annotated[str | None, typer.Option(help="Date/time column: split and windows follow it.")] = None,
-    task: Annotated[TaskOption | None, typer.Option(help="regression or classification [default: guessed]")] = None,
-    name: Annotated[str | None, typer.Option(help="Registered model name [default: the file name]")] = None,
+    time_column: Annotated[
+        str | None, typer.Option(help="Date/time column: split and windows follow it.")
+    ] = None,
+    task: Annotated[
+        TaskOption | None, typer.Option(help="regression or classification [default: guessed]")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Registered model name [default: the file name]")
+    ] = None,
 ) -> None:
-    """Create a workspace here (or at --workspace); with --data and --target, configure it for your data."""
+    """Create a workspace (here or at --workspace); with --data and --target, set it up for that data."""
     from mlcycle.cli._setup import init_config, init_empty
 
     root = _context.workspace_path()
@@ -76,26 +96,52 @@ def init(
 def _replay_and_report(root: Path, months: int | None, trials: int | None, as_json: bool) -> None:
     from mlcycle.cli._setup import run_loop
 
-    result, html, json_path = run_loop(root, max_windows=months, trials=trials, observer_factory=RichObserver)
+    result, html, json_path = run_loop(
+        root, max_windows=months, trials=trials, observer_factory=RichObserver
+    )
     if as_json:
         print_json([w.to_row() for w in result.windows])
         return
     metric = result.metric
     table(
         "The loop, window by window",
-        ["window", "rows", "drift share", f"live {metric}", f"v{result.initial_version} {metric}", "version", "action"],
-        [(w.window, w.rows, w.drift_share, w.live_metric, w.baseline_metric, f"v{w.version}", w.action)
-         for w in result.windows],
-    )  # fmt: skip
+        [
+            "window",
+            "rows",
+            "drift share",
+            f"live {metric}",
+            f"v{result.initial_version} {metric}",
+            "version",
+            "action",
+        ],
+        [
+            (
+                w.window,
+                w.rows,
+                f"{w.drift_share:.2f}",
+                f"{w.live_metric:.1f}",
+                f"{w.baseline_metric:.1f}",
+                f"v{w.version}",
+                w.action,
+            )
+            for w in result.windows
+        ],
+    )
     console.print(
         f"{result.requests} requests, {result.failed_requests} failed; "
         f"{result.retrains} retrainings, {result.promotions} promotions."
     )
     console.print(f"Report: {html}\nJSON:   {json_path}")
+    console.print(
+        "Actions: a candidate is retrained when drift or error passes the policy; "
+        "it is promoted when it beats production on the newest window by the margin."
+    )
 
 
 def quickstart(
-    months: Annotated[int | None, typer.Option(help="Replay only the first N months of 2012.")] = None,
+    months: Annotated[
+        int | None, typer.Option(help="Replay only the first N months of 2012.")
+    ] = None,
     trials: Annotated[int | None, typer.Option(help="AutoML trials [default: 12].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
@@ -110,13 +156,23 @@ def quickstart(
         shutil.copyfile(BIKE_SHARING_CSV, target_csv)
         shutil.copyfile(BIKE_SHARING_CSV.with_name("README.md"), target_csv.with_name("README.md"))
     if not has_data_config(root):
-        init_config(root, target_csv, "cnt", time_column="dteday", task="regression",
-                    train_end="2012-01-01", name="bike-demand", quiet=True)  # fmt: skip
+        init_config(
+            root,
+            target_csv,
+            "cnt",
+            time_column="dteday",
+            task="regression",
+            train_end="2012-01-01",
+            name="bike-demand",
+            quiet=True,
+        )
     _replay_and_report(root, months, trials, as_json)
 
 
 def loop(
-    replay: Annotated[bool, typer.Option("--replay", help="Replay the data after the training period.")] = False,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Replay the data after the training period.")
+    ] = False,
     windows: Annotated[int | None, typer.Option(help="Replay only the first N windows.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
@@ -124,4 +180,3 @@ def loop(
     if not replay:
         raise InputError("mlcycle loop needs --replay (replay the data after the training period)")
     _replay_and_report(_context.workspace_path(), windows, None, as_json)
-

@@ -19,7 +19,7 @@ from mlcycle.core import MlcycleError
 
 app = typer.Typer(
     name="mlcycle",
-    help="The whole ML lifecycle as one closed loop: data, training, registry, serving, monitoring.",
+    help="The ML lifecycle as one closed loop: data, training, registry, serving, monitoring.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -30,7 +30,9 @@ app = typer.Typer(
 def _global(
     workspace: Annotated[
         Path | None,
-        typer.Option("--workspace", "-w", help="Workspace folder [default: $MLCYCLE_WORKSPACE or .]"),
+        typer.Option(
+            "--workspace", "-w", help="Workspace folder \\[default: $MLCYCLE_WORKSPACE or .]"
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:

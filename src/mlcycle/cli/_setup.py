@@ -64,14 +64,22 @@ def _check_columns(frame: pd.DataFrame, data: Path, target: str, time_column: st
     for role, col in (("target", target), ("time column", time_column)):
         if col is not None and col not in frame.columns:
             names = ", ".join(map(str, frame.columns[:20]))
-            raise DataError(f"{role.capitalize()} column '{col}' is not in {data}; its columns are: {names}")
+            raise DataError(
+                f"{role.capitalize()} column '{col}' is not in {data}; its columns are: {names}"
+            )
 
 
 def init_config(
-    root: Path, data: Path, target: str, *, time_column: str | None = None,
-    task: Task | None = None, train_end: str | None = None, name: str | None = None,
+    root: Path,
+    data: Path,
+    target: str,
+    *,
+    time_column: str | None = None,
+    task: Task | None = None,
+    train_end: str | None = None,
+    name: str | None = None,
     quiet: bool = False,
-) -> Config:  # fmt: skip
+) -> Config:
     """Write `mlcycle.yaml` for `data`: proposed features, split and windows.
 
     Raises:
@@ -90,12 +98,18 @@ def init_config(
         window = _window_for(pd.to_datetime(frame[time_column]), split.train_fraction)
         split = SplitConfig(train_end=train_end, window=window)
     config = Config(
-        model_name=name or Path(data).stem, experiment=name or Path(data).stem,
-        data=DataConfig(path=_relative(data, root), target=target, task=chosen_task,
-                        time_column=time_column, numeric=proposal.numeric,
-                        categorical=proposal.categorical),
+        model_name=name or Path(data).stem,
+        experiment=name or Path(data).stem,
+        data=DataConfig(
+            path=_relative(data, root),
+            target=target,
+            task=chosen_task,
+            time_column=time_column,
+            numeric=proposal.numeric,
+            categorical=proposal.categorical,
+        ),
         split=split,
-    )  # fmt: skip
+    )
     root.mkdir(parents=True, exist_ok=True)
     atomic_write_text(root / CONFIG_FILE, dump_config(config))
     if not quiet:
@@ -117,33 +131,43 @@ def _print_proposal(root: Path, config: Config, proposal: Any) -> None:
 
 
 def run_loop(
-    root: Path, *, max_windows: int | None, trials: int | None,
+    root: Path,
+    *,
+    max_windows: int | None,
+    trials: int | None,
     observer_factory: Callable[[str], Any],
-) -> tuple[Any, Path, Path]:  # fmt: skip
+) -> tuple[Any, Path, Path]:
     """Snapshot and validate the data, run the replay loop and write its report.
 
     Returns:
         (ReplayResult, HTML report path, JSON path).
     """
+    from mlcycle.cli._context import log_to
     from mlcycle.data import read_table, snapshot, validate
     from mlcycle.loop import run_replay, write_loop_report
     from mlcycle.pipeline import primary_metric
     from mlcycle.store import Workspace
 
+    log_to(root / ".mlcycle" / "logs" / "mlcycle.log")
     config = load_config(root)
     if trials is not None:
-        config = parse_config({**config.model_dump(), "automl": {**config.automl.model_dump(), "trials": trials}})
+        automl = {**config.automl.model_dump(), "trials": trials}
+        config = parse_config({**config.model_dump(), "automl": automl})
     data = config.require_data()
     path = Path(data.path) if os.path.isabs(data.path) else root / data.path
     with Workspace(root, config) as ws:
         observer = observer_factory(primary_metric(config))
         dataset = snapshot(ws, path)
-        observer.stage(f"Dataset {dataset.ref}: {dataset.rows:,} rows, BLAKE3 {dataset.object_id[:12]}")
+        observer.stage(
+            f"Dataset {dataset.ref}: {dataset.rows:,} rows, BLAKE3 {dataset.object_id[:12]}"
+        )
         frame = read_table(path)
         report = validate(frame, data)
         report.raise_for_errors(str(path))
         for check in report.warnings:
             err_console.print(f"[yellow]Warning:[/] column '{check.column}': {check.detail}")
         result = run_replay(ws, config, frame, dataset, observer=observer, max_windows=max_windows)
-        html, json_path = write_loop_report(result, ws.reports_dir, title=f"mlcycle loop: {config.model_name}")
+        html, json_path = write_loop_report(
+            result, ws.reports_dir, title=f"mlcycle loop: {config.model_name}"
+        )
     return result, html, json_path

@@ -51,9 +51,16 @@ class DatasetVersion:
 
 def _record(row: DatasetVersionRow) -> DatasetVersion:
     return DatasetVersion(
-        row.id, row.dataset, row.version, row.object_id, row.source,
-        row.size, row.rows, row.schema, row.created_at,
-    )  # fmt: skip
+        row.id,
+        row.dataset,
+        row.version,
+        row.object_id,
+        row.source,
+        row.size,
+        row.rows,
+        row.schema,
+        row.created_at,
+    )
 
 
 def snapshot(ws: Workspace, path: str | Path, name: str | None = None) -> DatasetVersion:
@@ -80,11 +87,19 @@ def snapshot(ws: Workspace, path: str | Path, name: str | None = None) -> Datase
     schema = {k: v.to_dict() for k, v in infer_schema(frame).items()}
     try:
         with ws.db.session() as s:
-            latest = s.scalar(select(func.max(DatasetVersionRow.version)).filter_by(dataset=dataset))
+            latest = s.scalar(
+                select(func.max(DatasetVersionRow.version)).filter_by(dataset=dataset)
+            )
             row = DatasetVersionRow(
-                dataset=dataset, version=(latest or 0) + 1, object_id=oid, source=str(p.resolve()),
-                size=p.stat().st_size, rows=len(frame), schema=schema, created_at=now(),
-            )  # fmt: skip
+                dataset=dataset,
+                version=(latest or 0) + 1,
+                object_id=oid,
+                source=str(p.resolve()),
+                size=p.stat().st_size,
+                rows=len(frame),
+                schema=schema,
+                created_at=now(),
+            )
             s.add(row)
             s.flush()
             return _record(row)

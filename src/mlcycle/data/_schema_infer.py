@@ -90,7 +90,7 @@ class FeatureProposal:
 
 
 def _is_identifier(values: pd.Series, info: ColumnInfo) -> bool:
-    if info.distinct < 0.95 * len(values) or info.kind == "numeric" and info.dtype[:5] == "float":
+    if info.distinct < 0.95 * len(values) or (info.kind == "numeric" and info.dtype[:5] == "float"):
         return False
     if pd.api.types.is_integer_dtype(values):
         return bool(values.is_monotonic_increasing or values.is_monotonic_decreasing)
@@ -102,11 +102,11 @@ def _alone_predicts(values: pd.Series, target: pd.Series) -> bool:
     both = pd.DataFrame({"x": values, "y": target}).dropna()
     if len(both) < 20:
         return False
-    if pd.api.types.is_numeric_dtype(both["x"]) and pd.api.types.is_numeric_dtype(both["y"]):
-        if both["x"].nunique() > 1 and both["y"].nunique() > 1:
-            corr = np.corrcoef(both["x"].astype(float), both["y"].astype(float))[0, 1]
-            if abs(corr) >= 0.99:
-                return True
+    numeric = all(pd.api.types.is_numeric_dtype(both[c]) for c in ("x", "y"))
+    if numeric and both["x"].nunique() > 1 and both["y"].nunique() > 1:
+        corr = np.corrcoef(both["x"].astype(float), both["y"].astype(float))[0, 1]
+        if abs(corr) >= 0.99:
+            return True
     # Every value of x maps to one value of y, and x is not just a near-id.
     purity = both.groupby("x")["y"].nunique().max() == 1
     return bool(purity and both["x"].nunique() < 0.5 * len(both))

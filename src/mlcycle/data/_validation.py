@@ -61,9 +61,11 @@ def _numeric_check(frame: pd.DataFrame, col: str) -> Check:
         return Check("dtype", col, "ok", "numeric text")
     row = int(bad.index[0])
     return Check(
-        "dtype", col, "error",
+        "dtype",
+        col,
+        "error",
         f"must be numeric; got {bad.iloc[0]!r} in row {row} ({len(bad)} such rows)",
-    )  # fmt: skip
+    )
 
 
 def _missing_check(frame: pd.DataFrame, col: str, *, is_target: bool) -> Check:

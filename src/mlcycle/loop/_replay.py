@@ -61,10 +61,14 @@ class WindowOutcome:
     def to_row(self) -> dict[str, Any]:
         """The table row: window, rows, drift share, live and baseline metric, version, action."""
         return {
-            "window": self.window, "rows": self.rows, "drift_share": self.drift_share,
-            "live_metric": self.live_metric, "baseline_metric": self.baseline_metric,
-            "version": self.version, "action": self.action,
-        }  # fmt: skip
+            "window": self.window,
+            "rows": self.rows,
+            "drift_share": self.drift_share,
+            "live_metric": self.live_metric,
+            "baseline_metric": self.baseline_metric,
+            "version": self.version,
+            "action": self.action,
+        }
 
 
 class Observer(Protocol):
@@ -115,59 +119,86 @@ class ReplayResult:
 
 
 class _Loop:
-    def __init__(self, ws: Workspace, config: Config, dataset: DatasetVersion, observer: Observer) -> None:
-        self.ws, self.config, self.dataset, self.observer = ws, config, dataset, observer
+    def __init__(
+        self,
+        ws: Workspace,
+        config: Config,
+        dataset: DatasetVersion,
+        prod: Production,
+        baseline: Any,
+    ) -> None:
+        self.ws, self.config, self.dataset = ws, config, dataset
+        self.prod, self.baseline = prod, baseline
         self.data = config.require_data()
         self.metric = primary_metric(config)
         self.history: list[pd.DataFrame] = []
 
-    def _live(self, ids: Sequence[str], window: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
+    def _live(
+        self, ids: Sequence[str], window: pd.DataFrame
+    ) -> tuple[pd.DataFrame, dict[str, float]]:
         log_labels(self.ws, ids, window[self.data.target].tolist())
         logged = read_inference_log(self.ws, ids)
         labeled = logged[logged["label"].notna()]
         proba = labeled["proba"].tolist() if self.data.task == "classification" else None
         classes = self.prod.classes
-        return logged, score(self.data.task, labeled["label"], labeled["prediction"], proba, classes)
+        return logged, score(
+            self.data.task, labeled["label"], labeled["prediction"], proba, classes
+        )
 
     def _drift(self, logged: pd.DataFrame) -> tuple[Any, Any]:
         current = logged[list(self.data.features)]
         drift = detect_drift(
-            self.prod.reference, current, numeric=self.data.numeric,
-            categorical=self.data.categorical, config=self.config.drift,
-        )  # fmt: skip
+            self.prod.reference,
+            current,
+            numeric=self.data.numeric,
+            categorical=self.data.categorical,
+            config=self.config.drift,
+        )
         categorical = self.data.task == "classification"
         pdrift = prediction_drift(
-            self.prod.reference_predictions, logged["prediction"].to_numpy(),
-            categorical=categorical, config=self.config.drift,
-        )  # fmt: skip
+            self.prod.reference_predictions,
+            logged["prediction"].to_numpy(),
+            categorical=categorical,
+            config=self.config.drift,
+        )
         return drift, pdrift
 
     def _trigger(self, drifted: bool, live: float) -> str:
         reasons = []
         if drifted and self.config.loop.retrain_on_drift:
             reasons.append("data drift")
-        if live > self.config.loop.decay * self.prod.reference_metric:
-            reasons.append(f"{self.metric} {live:.4g} > {self.config.loop.decay:g} x {self.prod.reference_metric:.4g}")
+        decay, reference = self.config.loop.decay, self.prod.reference_metric
+        if live > decay * reference:
+            reasons.append(f"{self.metric} {live:.4g} > {decay:g} x {reference:.4g}")
         return " and ".join(reasons)
 
     def _retrain(self, label: str, window_xy: Xy, reason: str) -> tuple[str, dict[str, Any]]:
         rows = retrain_rows(self.history[:-1], self.data, self.config.loop.retrain_days)
         train = features_and_target(rows, self.data)
         cand = train_candidate(
-            self.ws, self.config, train, self.prod.family, self.prod.params,
-            datasets=[self.dataset], window=label, evaluate_on=window_xy,
-        )  # fmt: skip
+            self.ws,
+            self.config,
+            train,
+            self.prod.family,
+            self.prod.params,
+            datasets=[self.dataset],
+            window=label,
+            evaluate_on=window_xy,
+        )
         decision = gate(
-            self.metric, cand.version.metrics[f"gate_{self.metric}"],
+            self.metric,
+            cand.version.metrics[f"gate_{self.metric}"],
             evaluate(self.prod.estimator, window_xy, self.config)[self.metric],
             self.config.loop.margin,
-        )  # fmt: skip
+        )
         evidence = {"window": label, "trigger": reason, "candidate_run": cand.version.run_id}
         v = cand.version.version
-        if promote(self.ws, self.config.model_name, v, decision, actor="mlcycle-loop", evidence=evidence):
-            self.prod = self.prod.replaced(self.ws, cand, train, decision.candidate)
-            return f"retrained v{v}: promoted ({decision.improvement:+.1%})", decision.to_dict()
-        return f"retrained v{v}: kept v{self.prod.version} ({decision.improvement:+.1%})", decision.to_dict()
+        if promote(
+            self.ws, self.config.model_name, v, decision, actor="mlcycle-loop", evidence=evidence
+        ):
+            self.prod = self.prod.replaced(cand, train, decision.candidate)
+            return f"v{v} promoted, {decision.improvement:+.1%}", decision.to_dict()
+        return f"v{v} rejected, {decision.improvement:+.1%}", decision.to_dict()
 
     def step(self, client: ReplayClient, label: str, window: pd.DataFrame) -> WindowOutcome:
         serving_version = self.prod.version
@@ -180,16 +211,29 @@ class _Loop:
         reason = self._trigger(drift.drifted, live[self.metric])
         action, decision = "-", None
         if reason:
-            alert = Alert(self.config.model_name, "retrain", f"window {label}: {reason}",
-                          {"window": label, "drift_share": drift.share, "live": live})  # fmt: skip
+            alert = Alert(
+                self.config.model_name,
+                "retrain",
+                f"window {label}: {reason}",
+                {"window": label, "drift_share": drift.share, "live": live},
+            )
             raise_alert(self.ws, alert, webhook_url=self.config.alerts.webhook_url)
             action, decision = self._retrain(label, window_xy, reason)
             wait_for_version(client, self.config.model_name, self.prod.version)
         return WindowOutcome(
-            label, len(window), drift.share, tuple(drift.drifted_features), pdrift.p_value,
-            live[self.metric], baseline, serving_version, action, live,
-            {f.feature: f.psi for f in drift.features}, decision,
-        )  # fmt: skip
+            label,
+            len(window),
+            drift.share,
+            tuple(drift.drifted_features),
+            pdrift.p_value,
+            live[self.metric],
+            baseline,
+            serving_version,
+            action,
+            live,
+            {f.feature: f.psi for f in drift.features},
+            decision,
+        )
 
 
 def run_replay(
@@ -215,13 +259,11 @@ def run_replay(
         ServingError: if the server fails to start or a request fails.
     """
     obs = observer or SilentObserver()
-    loop = _Loop(ws, config, dataset, obs)
     train_frame, replay_frame = split_training_period(frame, config)
     obs.stage(f"AutoML on {len(train_frame):,} rows ({config.automl.trials} trials)")
     trained = train_initial_model(ws, config, train_frame, dataset, on_trial=obs.trial)
-    train_xy = features_and_target(train_frame, loop.data)
-    loop.prod = Production.initial(ws, trained, loop.data, train_xy)
-    loop.baseline = trained.model
+    train_xy = features_and_target(train_frame, config.require_data())
+    loop = _Loop(ws, config, dataset, Production.initial(trained, train_xy), trained.model)
     loop.history.append(train_frame)
     windows = replay_windows(replay_frame, config)[:max_windows]
     obs.stage(f"Serving v{trained.version.version}; replaying {len(windows)} windows over HTTP")
@@ -235,4 +277,6 @@ def run_replay(
     finally:
         client.close()
         server.stop()
-    return ReplayResult(loop.metric, tuple(outcomes), client.requests, client.failed, trained.version.version)
+    return ReplayResult(
+        loop.metric, tuple(outcomes), client.requests, client.failed, trained.version.version
+    )

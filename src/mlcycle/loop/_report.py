@@ -16,7 +16,9 @@ def write_loop_report(result: ReplayResult, folder: Path, *, title: str) -> tupl
     """
     rows = [w.to_row() for w in result.windows]
     drift = {w.window: w.psi for w in result.windows}
-    html = render_loop_report(rows, drift, title=title, path=folder / "loop-report.html", metric=result.metric)
+    html = render_loop_report(
+        rows, drift, title=title, path=folder / "loop-report.html", metric=result.metric
+    )
     payload = {
         "metric": result.metric,
         "windows": rows,

@@ -13,7 +13,6 @@ import pandas as pd
 from mlcycle.core import DataConfig, ServingError
 from mlcycle.loop._client import ReplayClient
 from mlcycle.pipeline import Trained, Xy
-from mlcycle.store import Workspace
 
 
 @dataclass(frozen=True)
@@ -36,23 +35,37 @@ class Production:
     reference_metric: float
 
     @classmethod
-    def initial(cls, ws: Workspace, trained: Trained, data: DataConfig, train: Xy) -> Production:
-        """The first model, fresh from AutoML."""
-        assert trained.result is not None
-        result = trained.result
-        return cls(
-            trained.version.version, trained.model, result.family, dict(result.params),
-            _classes(trained.model), train.X, trained.model.predict(train.X),
-            result.holdout[result.primary],
-        )  # fmt: skip
+    def initial(cls, trained: Trained, train: Xy) -> Production:
+        """The first model, fresh from AutoML (`trained.result` must be set).
 
-    def replaced(self, ws: Workspace, cand: Trained, train: Xy, metric: float) -> Production:
+        Raises:
+            ValueError: if `trained` did not come from an AutoML search.
+        """
+        result = trained.result
+        if result is None:
+            raise ValueError("Production.initial needs the result of an AutoML search")
+        return cls(
+            trained.version.version,
+            trained.model,
+            result.family,
+            dict(result.params),
+            _classes(trained.model),
+            train.X,
+            trained.model.predict(train.X),
+            result.holdout[result.primary],
+        )
+
+    def replaced(self, cand: Trained, train: Xy, metric: float) -> Production:
         """The production model after `cand` (trained on `train`) was promoted."""
         return replace(
-            self, version=cand.version.version, estimator=cand.model, classes=_classes(cand.model),
-            reference=train.X, reference_predictions=cand.model.predict(train.X),
+            self,
+            version=cand.version.version,
+            estimator=cand.model,
+            classes=_classes(cand.model),
+            reference=train.X,
+            reference_predictions=cand.model.predict(train.X),
             reference_metric=metric,
-        )  # fmt: skip
+        )
 
 
 def _classes(model: Any) -> tuple[Any, ...] | None:
@@ -60,7 +73,9 @@ def _classes(model: Any) -> tuple[Any, ...] | None:
     return tuple(classes) if classes is not None else None
 
 
-def retrain_rows(history: Sequence[pd.DataFrame], data: DataConfig, days: int | None) -> pd.DataFrame:
+def retrain_rows(
+    history: Sequence[pd.DataFrame], data: DataConfig, days: int | None
+) -> pd.DataFrame:
     """All labeled rows seen so far, or those of the last `days` days when set."""
     rows = pd.concat(history, ignore_index=True)
     if days is None or data.time_column is None:
@@ -78,5 +93,7 @@ def wait_for_version(client: ReplayClient, model: str, version: int, timeout: fl
     deadline = time.monotonic() + timeout
     while client.served_version(model) != version:
         if time.monotonic() > deadline:
-            raise ServingError(f"the server did not switch to version {version} within {timeout:g} s")
+            raise ServingError(
+                f"the server did not switch to version {version} within {timeout:g} s"
+            )
         time.sleep(0.05)

@@ -22,21 +22,21 @@ from mlcycle.models._package import (
 from mlcycle.models._signature import ColumnSpec, Dtype, Signature, dtype_of
 
 __all__ = [
-    "PRIMARY_METRIC",
-    "classification_metrics",
-    "regression_metrics",
-    "score",
     "FORMAT",
     "MODEL_YAML",
+    "PRIMARY_METRIC",
     "ColumnSpec",
     "Dtype",
     "LoadedModel",
     "ModelMeta",
     "Signature",
+    "classification_metrics",
     "dtype_of",
     "fetch_package",
     "load_package",
     "read_meta",
+    "regression_metrics",
     "save_package",
+    "score",
     "store_package",
 ]

@@ -110,7 +110,9 @@ def classification_metrics(
     return out
 
 
-def score(task: Task, y_true: Any, y_pred: Any, proba: Any = None, classes: Any = None) -> dict[str, float]:
+def score(
+    task: Task, y_true: Any, y_pred: Any, proba: Any = None, classes: Any = None
+) -> dict[str, float]:
     """Metrics of `task` (see :func:`regression_metrics`, :func:`classification_metrics`)."""
     if task == "regression":
         return regression_metrics(y_true, y_pred)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mlcycle.core import IntegrityError, InputError, Task, atomic_write_text, new_id, now
+from mlcycle.core import InputError, IntegrityError, Task, atomic_write_text, new_id, now
 from mlcycle.models._signature import Signature
 from mlcycle.store import ObjectStore, copy_tree_atomic
 
@@ -80,10 +80,14 @@ class ModelMeta:
         if data.get("format") != FORMAT:
             raise InputError(f"{MODEL_YAML}: format must be {FORMAT!r}; got {data.get('format')!r}")
         return cls(
-            task=data["task"], signature=Signature.from_dict(data["signature"]),
-            flavor=data["flavor"], metrics=data.get("metrics", {}), params=data.get("params", {}),
-            lineage=data.get("lineage", {}), created_at=data.get("created_at", 0.0),
-        )  # fmt: skip
+            task=data["task"],
+            signature=Signature.from_dict(data["signature"]),
+            flavor=data["flavor"],
+            metrics=data.get("metrics", {}),
+            params=data.get("params", {}),
+            lineage=data.get("lineage", {}),
+            created_at=data.get("created_at", 0.0),
+        )
 
 
 def save_package(model: Any, meta: ModelMeta, folder: Path) -> Path:

@@ -56,11 +56,15 @@ class Signature:
     classes: tuple[Any, ...] | None = None
 
     @classmethod
-    def infer(cls, features: pd.DataFrame, target: pd.Series, *, classes: Sequence[Any] | None = None) -> Signature:
-        """Build the signature of a model trained on `features` (n_rows, n_features) and `target`."""
+    def infer(
+        cls, features: pd.DataFrame, target: pd.Series, *, classes: Sequence[Any] | None = None
+    ) -> Signature:
+        """The signature of a model trained on `features` (n_rows, n_features) and `target`."""
         inputs = tuple(ColumnSpec(str(c), dtype_of(features[c])) for c in features.columns)
         output = ColumnSpec(str(target.name or "prediction"), dtype_of(target))
-        return cls(inputs, output, tuple(_plain(c) for c in classes) if classes is not None else None)
+        return cls(
+            inputs, output, tuple(_plain(c) for c in classes) if classes is not None else None
+        )
 
     @property
     def input_names(self) -> list[str]:
@@ -111,7 +115,7 @@ def _plain(value: Any) -> Any:
 def _bad_value(values: pd.Series, spec: ColumnSpec, ok: pd.Series) -> SignatureError:
     pos = int(np.flatnonzero(~ok.to_numpy())[0])
     return SignatureError(
-        f"Column '{spec.name}' must be {spec.dtype}; got {values.iloc[pos]!r} in row {pos}"
+        f"Column '{spec.name}' must be {spec.dtype}; got {_plain(values.iloc[pos])!r} in row {pos}"
     )
 
 

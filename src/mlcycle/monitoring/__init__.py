@@ -7,6 +7,11 @@ first used.
 
 from __future__ import annotations
 
+from mlcycle.models import (  # monitoring scores live predictions as training scores models
+    PRIMARY_METRIC,
+    classification_metrics,
+    regression_metrics,
+)
 from mlcycle.monitoring._alerts import Alert, AlertRecord, list_alerts, post_webhook, raise_alert
 from mlcycle.monitoring._drift import (
     DriftResult,
@@ -16,11 +21,6 @@ from mlcycle.monitoring._drift import (
     ks_test,
     prediction_drift,
     psi,
-)
-from mlcycle.models import (  # monitoring scores live predictions as training scores models
-    PRIMARY_METRIC,
-    classification_metrics,
-    regression_metrics,
 )
 from mlcycle.monitoring._report import render_drift_report, render_loop_report, write_json
 

@@ -26,17 +26,20 @@ from mlcycle.store import Workspace
 from mlcycle.tracking import Run, start_run
 
 
-def _objective(
-    ws: Workspace, config: Config, parent: Run, train: Xy, valid: Xy
-) -> Any:
+def _objective(ws: Workspace, config: Config, parent: Run, train: Xy, valid: Xy) -> Any:
     metric = primary_metric(config)
     task = config.require_data().task
 
     def objective(trial: Any) -> float:
         family = trial.suggest_categorical("family", list(config.automl.families))
         params = suggest_params(trial, family, task)
-        with start_run(ws, experiment=parent.experiment, name=f"trial-{trial.number}",
-                       parent_id=parent.id, tags={"mlcycle.kind": "trial"}) as run:  # fmt: skip
+        with start_run(
+            ws,
+            experiment=parent.experiment,
+            name=f"trial-{trial.number}",
+            parent_id=parent.id,
+            tags={"mlcycle.kind": "trial"},
+        ) as run:
             run.log_params({"family": family, **params})
             scores = evaluate(fit(family, params, train, config), valid, config)
             run.log_metrics({f"val_{k}": v for k, v in scores.items()})
@@ -87,8 +90,14 @@ def search(
     family = best.params["family"]
     params = {k: v for k, v in best.params.items() if k != "family"}
     model = fit(family, params, search_rows, config)
-    validation = {f"val_{primary_metric(config)}": float(best.value)}
+    validation = {f"val_{primary_metric(config)}": float(study.best_value)}
     return TrainResult(
-        model, family, params, validation, evaluate(model, holdout, config), total,
-        len(search_rows), {"best_trial_run": best.user_attrs.get("run_id")},
-    )  # fmt: skip
+        model,
+        family,
+        params,
+        validation,
+        evaluate(model, holdout, config),
+        total,
+        len(search_rows),
+        {"best_trial_run": best.user_attrs.get("run_id")},
+    )

@@ -23,10 +23,20 @@ def _linear_preprocess(numeric: Sequence[str], categorical: Sequence[str]) -> An
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     onehot = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=50)
-    return ColumnTransformer([
-        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), list(numeric)),
-        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), onehot), list(categorical)),
-    ])  # fmt: skip
+    return ColumnTransformer(
+        [
+            (
+                "num",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                list(numeric),
+            ),
+            (
+                "cat",
+                make_pipeline(SimpleImputer(strategy="most_frequent"), onehot),
+                list(categorical),
+            ),
+        ]
+    )
 
 
 def _hgb_preprocess(numeric: Sequence[str], categorical: Sequence[str]) -> Any:
@@ -35,9 +45,11 @@ def _hgb_preprocess(numeric: Sequence[str], categorical: Sequence[str]) -> Any:
     from sklearn.preprocessing import OrdinalEncoder
 
     ordinal = OrdinalEncoder(
-        handle_unknown="use_encoded_value", unknown_value=np.nan,
-        encoded_missing_value=np.nan, max_categories=250,
-    )  # fmt: skip
+        handle_unknown="use_encoded_value",
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
+        max_categories=250,
+    )
     return ColumnTransformer(
         [("cat", ordinal, list(categorical)), ("num", "passthrough", list(numeric))],
         verbose_feature_names_out=False,

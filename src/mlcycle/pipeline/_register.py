@@ -28,9 +28,14 @@ from mlcycle.tracking import Run, start_run
 
 
 def _package(
-    run: Run, model: Any, train: Xy, config: Config, metrics: Mapping[str, float],
-    params: Mapping[str, Any], lineage: Mapping[str, Any],
-) -> str:  # fmt: skip
+    run: Run,
+    model: Any,
+    train: Xy,
+    config: Config,
+    metrics: Mapping[str, float],
+    params: Mapping[str, Any],
+    lineage: Mapping[str, Any],
+) -> str:
     data = config.require_data()
     classes = list(model.classes_) if data.task == "classification" else None
     signature = Signature.infer(train.X, train.y, classes=classes)
@@ -38,7 +43,9 @@ def _package(
     return run.log_model(model, meta)
 
 
-def _lineage(run: Run, datasets: Sequence[DatasetVersion], train: Xy, window: str) -> dict[str, Any]:
+def _lineage(
+    run: Run, datasets: Sequence[DatasetVersion], train: Xy, window: str
+) -> dict[str, Any]:
     return {
         "datasets": [d.ref for d in datasets],
         "train_rows": len(train),
@@ -74,19 +81,35 @@ def train_initial_model(
     Raises:
         DataError: if the data is unusable or too small to split.
     """
-    data = features_and_target(in_time_order(frame, config.require_data().time_column), config.require_data())
-    with start_run(ws, experiment=config.experiment, name="automl", tags={"mlcycle.kind": "automl"}) as run:
+    data = features_and_target(
+        in_time_order(frame, config.require_data().time_column), config.require_data()
+    )
+    with start_run(
+        ws, experiment=config.experiment, name="automl", tags={"mlcycle.kind": "automl"}
+    ) as run:
         run.log_input(dataset)
-        run.log_params({"trials": config.automl.trials, "families": ",".join(config.automl.families)})
+        run.log_params(
+            {"trials": config.automl.trials, "families": ",".join(config.automl.families)}
+        )
         result = search(ws, config, data, run, on_trial)
-        run.log_params({"best_family": result.family, **{f"best_{k}": v for k, v in result.params.items()}})
+        run.log_params(
+            {"best_family": result.family, **{f"best_{k}": v for k, v in result.params.items()}}
+        )
         run.log_metrics({**result.holdout, **result.validation})
         params = {"family": result.family, **result.params}
         lineage = _lineage(run, [dataset], data, "training period")
         package_id = _package(run, result.model, data, config, result.holdout, params, lineage)
-    version = register_model_version(ws, config.model_name, package_id, run_id=run.id, metrics=result.holdout)
-    set_alias(ws, config.model_name, alias, version.version, reason="initial model from AutoML",
-              evidence={"holdout": result.holdout, "run_id": run.id})  # fmt: skip
+    version = register_model_version(
+        ws, config.model_name, package_id, run_id=run.id, metrics=result.holdout
+    )
+    set_alias(
+        ws,
+        config.model_name,
+        alias,
+        version.version,
+        reason="initial model from AutoML",
+        evidence={"holdout": result.holdout, "run_id": run.id},
+    )
     return Trained(version, result.model, result)
 
 
@@ -107,7 +130,9 @@ def train_candidate(
     The scores are logged as `gate_<metric>` and stored with the version.
     """
     name = f"retrain {window}"
-    with start_run(ws, experiment=config.experiment, name=name, tags={"mlcycle.kind": "retrain"}) as run:
+    with start_run(
+        ws, experiment=config.experiment, name=name, tags={"mlcycle.kind": "retrain"}
+    ) as run:
         for dataset in datasets:
             run.log_input(dataset)
         run.log_params({"family": family, **params, "train_rows": len(train), "window": window})

@@ -42,7 +42,9 @@ def split_training_period(frame: pd.DataFrame, config: Config) -> tuple[pd.DataF
         try:
             end = pd.Timestamp(config.split.train_end)
         except ValueError:
-            raise ConfigError(f"split.train_end must be a date; got {config.split.train_end!r}") from None
+            raise ConfigError(
+                f"split.train_end must be a date; got {config.split.train_end!r}"
+            ) from None
         cut = int((pd.to_datetime(ordered[data.time_column]) < end).sum())
     else:
         cut = int(len(ordered) * config.split.train_fraction)
@@ -68,10 +70,16 @@ def replay_windows(frame: pd.DataFrame, config: Config) -> list[tuple[str, pd.Da
         return [(f"w{i + 1:02d}", frame.iloc[bounds[i] : bounds[i + 1]]) for i in range(n)]
     times = pd.to_datetime(frame[data.time_column])
     try:
-        grouped = list(frame.assign(_t=times).groupby(pd.Grouper(key="_t", freq=config.split.window)))
+        grouped = list(
+            frame.assign(_t=times).groupby(pd.Grouper(key="_t", freq=config.split.window))
+        )
     except ValueError:
         raise ConfigError(
             f"split.window must be a pandas frequency such as MS or W; got {config.split.window!r}"
         ) from None
     fmt = "%Y-%m" if config.split.window in ("MS", "ME", "M") else "%Y-%m-%d"
-    return [(str(start.strftime(fmt)), g.drop(columns="_t")) for start, g in grouped if len(g)]
+    return [
+        (pd.Timestamp(str(start)).strftime(fmt), g.drop(columns="_t"))
+        for start, g in grouped
+        if len(g)
+    ]

@@ -49,21 +49,23 @@ def split_tail(xy: Xy, fraction: float) -> tuple[Xy, Xy]:
     Raises:
         DataError: if either part would be empty.
     """
-    cut = int(round(len(xy) * (1.0 - fraction)))
+    cut = round(len(xy) * (1.0 - fraction))
     if cut < 1 or cut >= len(xy):
         raise DataError(f"{len(xy)} rows are too few to hold out {fraction:.0%} of them")
     return Xy(xy.X.iloc[:cut], xy.y.iloc[:cut]), Xy(xy.X.iloc[cut:], xy.y.iloc[cut:])
 
 
-def fit(
-    family: Family, params: Mapping[str, Any], train: Xy, config: Config
-) -> Any:
+def fit(family: Family, params: Mapping[str, Any], train: Xy, config: Config) -> Any:
     """Fit a model of `family` with `params` on `train`; return the fitted pipeline."""
     data = config.require_data()
     estimator = build_estimator(
-        family, data.task, params,
-        numeric=data.numeric, categorical=data.categorical, seed=config.automl.seed,
-    )  # fmt: skip
+        family,
+        data.task,
+        params,
+        numeric=data.numeric,
+        categorical=data.categorical,
+        seed=config.automl.seed,
+    )
     return estimator.fit(train.X, train.y)
 
 

@@ -67,16 +67,23 @@ def default_actor() -> str:
 
 def _aliases_of(s: Session, name: str) -> dict[int, tuple[str, ...]]:
     out: dict[int, tuple[str, ...]] = {}
-    for alias, version in s.execute(select(AliasRow.alias, AliasRow.version).filter_by(model_name=name)):
+    for alias, version in s.execute(
+        select(AliasRow.alias, AliasRow.version).filter_by(model_name=name)
+    ):
         out[version] = (*out.get(version, ()), alias)
     return out
 
 
 def _version(row: ModelVersionRow, aliases: Mapping[int, tuple[str, ...]]) -> ModelVersion:
     return ModelVersion(
-        row.model_name, row.version, row.package_id, row.run_id, row.created_at,
-        row.metrics, aliases.get(row.version, ()),
-    )  # fmt: skip
+        row.model_name,
+        row.version,
+        row.package_id,
+        row.run_id,
+        row.created_at,
+        row.metrics,
+        aliases.get(row.version, ()),
+    )
 
 
 def register_model_version(
@@ -95,22 +102,39 @@ def register_model_version(
             s.flush()
         latest = s.scalar(select(func.max(ModelVersionRow.version)).filter_by(model_name=name))
         row = ModelVersionRow(
-            model_name=name, version=(latest or 0) + 1, package_id=package_id,
-            run_id=run_id, created_at=now(), metrics=dict(metrics or {}),
-        )  # fmt: skip
+            model_name=name,
+            version=(latest or 0) + 1,
+            package_id=package_id,
+            run_id=run_id,
+            created_at=now(),
+            metrics=dict(metrics or {}),
+        )
         s.add(row)
         s.add(_audit(name, "register", None, None, row.version, "registered", {}, actor))
         return _version(row, {})
 
 
 def _audit(
-    name: str, action: str, alias: str | None, old: int | None, new: int | None,
-    reason: str, evidence: Mapping[str, Any], actor: str | None,
-) -> AuditEventRow:  # fmt: skip
+    name: str,
+    action: str,
+    alias: str | None,
+    old: int | None,
+    new: int | None,
+    reason: str,
+    evidence: Mapping[str, Any],
+    actor: str | None,
+) -> AuditEventRow:
     return AuditEventRow(
-        timestamp=now(), actor=actor or default_actor(), action=action, model_name=name,
-        alias=alias, from_version=old, to_version=new, reason=reason, evidence=dict(evidence),
-    )  # fmt: skip
+        timestamp=now(),
+        actor=actor or default_actor(),
+        action=action,
+        model_name=name,
+        alias=alias,
+        from_version=old,
+        to_version=new,
+        reason=reason,
+        evidence=dict(evidence),
+    )
 
 
 def set_alias(
@@ -148,9 +172,17 @@ def set_alias(
 
 def _event(r: AuditEventRow) -> AuditEvent:
     return AuditEvent(
-        r.id, r.timestamp, r.actor, r.action, r.model_name, r.alias,
-        r.from_version, r.to_version, r.reason, r.evidence,
-    )  # fmt: skip
+        r.id,
+        r.timestamp,
+        r.actor,
+        r.action,
+        r.model_name,
+        r.alias,
+        r.from_version,
+        r.to_version,
+        r.reason,
+        r.evidence,
+    )
 
 
 def alias_version(ws: Workspace, name: str, alias: str) -> int:
@@ -202,7 +234,9 @@ def list_model_versions(ws: Workspace, name: str) -> list[ModelVersion]:
     """Return the versions of model `name`, newest first (empty if none)."""
     with ws.db.session() as s:
         rows = s.scalars(
-            select(ModelVersionRow).filter_by(model_name=name).order_by(ModelVersionRow.version.desc())
+            select(ModelVersionRow)
+            .filter_by(model_name=name)
+            .order_by(ModelVersionRow.version.desc())
         ).all()
         aliases = _aliases_of(s, name)
         return [_version(r, aliases) for r in rows]

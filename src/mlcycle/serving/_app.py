@@ -61,9 +61,14 @@ def _predict(app: FastAPI, served: Served, frame: pd.DataFrame, request_id: str)
     if model.meta.task == "classification":
         out["probabilities"] = model.estimator.predict_proba(inputs)
     ids = log_predictions(
-        app.state.holder.ws, request_id, served.name, served.version, inputs,
-        predictions.tolist(), out.get("probabilities"),
-    )  # fmt: skip
+        app.state.holder.ws,
+        request_id,
+        served.name,
+        served.version,
+        inputs,
+        predictions.tolist(),
+        out.get("probabilities"),
+    )
     app.state.metrics.predicted(served.name, served.version, len(ids))
     return {**out, "ids": ids}
 
@@ -71,7 +76,9 @@ def _predict(app: FastAPI, served: Served, frame: pd.DataFrame, request_id: str)
 def _served(holder: ModelHolder, name: str) -> Served:
     served = holder.current
     if name != served.name:
-        raise ModelNotFound(f"Model '{name}' is not served here (this server serves '{served.name}')")
+        raise ModelNotFound(
+            f"Model '{name}' is not served here (this server serves '{served.name}')"
+        )
     return served
 
 
@@ -162,10 +169,12 @@ def _add_predict_routes(app: FastAPI) -> None:
             raise InputError("field 'id' must be 1-48 characters of letters, digits, '_.:-'")
         result = await run_in_threadpool(_predict, app, served, frame, request_id)
         return {
-            "model_name": served.name, "model_version": str(served.version), "id": request_id,
+            "model_name": served.name,
+            "model_version": str(served.version),
+            "id": request_id,
             "parameters": {"prediction_ids": result["ids"]},
             "outputs": [oip_output(served.model.meta.signature, result["predictions"])],
-        }  # fmt: skip
+        }
 
     @app.post("/predict")
     async def predict(request: Request) -> dict[str, Any]:
@@ -174,9 +183,12 @@ def _add_predict_routes(app: FastAPI) -> None:
         frame = frame_from_records(await _json_body(request))
         result = await run_in_threadpool(_predict, app, served, frame, request_id)
         out = {
-            "model_name": served.name, "model_version": served.version, "request_id": request_id,
-            "ids": result["ids"], "predictions": result["predictions"].tolist(),
-        }  # fmt: skip
+            "model_name": served.name,
+            "model_version": served.version,
+            "request_id": request_id,
+            "ids": result["ids"],
+            "predictions": result["predictions"].tolist(),
+        }
         if "probabilities" in result:
             out["classes"] = list(served.model.meta.signature.classes or ())
             out["probabilities"] = result["probabilities"].tolist()

@@ -88,7 +88,9 @@ class ModelHolder:
             return False
         loaded = self._load(target)
         old, self.current = self.current.version, loaded
-        log.warning("%s@%s moved: now serving version %d (was %d)", self.name, self.alias, target, old)
+        log.warning(
+            "%s@%s moved: now serving version %d (was %d)", self.name, self.alias, target, old
+        )
         return True
 
     def _poll(self, seconds: float) -> None:
@@ -96,7 +98,9 @@ class ModelHolder:
             try:
                 self.refresh()
             except MlcycleError as err:  # keep serving the current version
-                log.error("alias check failed, still serving version %d: %s", self.current.version, err)
+                log.error(
+                    "alias check failed, still serving version %d: %s", self.current.version, err
+                )
 
     def start(self, poll_seconds: float) -> None:
         """Start following the alias in a daemon thread."""

@@ -61,10 +61,14 @@ def log_predictions(
     records = inputs.to_dict(orient="records")
     rows = [
         InferenceLogRow(
-            id=pid, request_id=request_id, timestamp=stamp, model_name=model_name,
-            model_version=model_version, inputs={k: _json_safe(v) for k, v in rec.items()},
+            id=pid,
+            request_id=request_id,
+            timestamp=stamp,
+            model_name=model_name,
+            model_version=model_version,
+            inputs={k: _json_safe(v) for k, v in rec.items()},
             prediction=_prediction(pred, probabilities[i] if probabilities is not None else None),
-        )  # fmt: skip
+        )
         for i, (pid, rec, pred) in enumerate(zip(ids, records, predictions, strict=True))
     ]
     with ws.db.session() as s:
@@ -111,9 +115,14 @@ def read_inference_log(ws: Workspace, prediction_ids: Sequence[str]) -> pd.DataF
             for row in s.execute(query.where(InferenceLogRow.id.in_(chunk))).all()
         ]
     records = [
-        {**r.inputs, "prediction_id": r.id, "model_version": r.model_version,
-         "prediction": r.prediction["value"], "proba": r.prediction.get("proba"),
-         "label": label}  # fmt: skip
+        {
+            **r.inputs,
+            "prediction_id": r.id,
+            "model_version": r.model_version,
+            "prediction": r.prediction["value"],
+            "proba": r.prediction.get("proba"),
+            "label": label,
+        }
         for r, label in rows
     ]
     frame = pd.DataFrame.from_records(records)

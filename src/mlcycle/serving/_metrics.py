@@ -32,9 +32,11 @@ class ServerMetrics:
             "mlcycle_requests", "HTTP requests", ["route", "status"], registry=self.registry
         )
         self.latency = Histogram(
-            "mlcycle_request_duration_seconds", "Request latency in seconds", ["route"],
+            "mlcycle_request_duration_seconds",
+            "Request latency in seconds",
+            ["route"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.predictions = Counter(
             "mlcycle_predictions", "Rows predicted", ["model", "version"], registry=self.registry
         )

@@ -109,8 +109,19 @@ def start_server_process(ws: Workspace, ref: str, *, timeout: float = 60.0) -> S
     logs.mkdir(parents=True, exist_ok=True)
     run_id = new_id()[:8]
     port_file, log_path = logs / f"server-{run_id}.port", logs / f"server-{run_id}.log"
-    cmd = [sys.executable, "-m", "mlcycle", "--workspace", str(ws.root), "serve", ref,
-           "--port", "0", "--port-file", str(port_file)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlcycle",
+        "--workspace",
+        str(ws.root),
+        "serve",
+        ref,
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)

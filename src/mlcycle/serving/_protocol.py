@@ -17,7 +17,19 @@ from mlcycle.models import Signature
 
 #: Signature dtype -> OIP datatype.
 OIP_DATATYPE = {"float64": "FP64", "int64": "INT64", "bool": "BOOL", "string": "BYTES"}
-_NUMERIC = {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"}
+_NUMERIC = {
+    "FP16",
+    "FP32",
+    "FP64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+}
 
 
 def _field(obj: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -38,8 +50,15 @@ def _oip_column(tensor: Any, index: int) -> tuple[str, list[Any]]:
     data = _field(tensor, "data", list, where)
     if datatype not in _NUMERIC | {"BOOL", "BYTES"}:
         raise InputError(f"{where}: unknown datatype {datatype!r}")
-    if not shape or int(np.prod(shape)) != len(data) or (len(shape) == 2 and shape[1] != 1) or len(shape) > 2:
-        raise InputError(f"{where}: shape {shape} does not match {len(data)} values (use [n] or [n, 1])")
+    if (
+        not shape
+        or int(np.prod(shape)) != len(data)
+        or (len(shape) == 2 and shape[1] != 1)
+        or len(shape) > 2
+    ):
+        raise InputError(
+            f"{where}: shape {shape} does not match {len(data)} values (use [n] or [n, 1])"
+        )
     return name, data
 
 
@@ -69,13 +88,18 @@ def frame_from_records(body: Any) -> pd.DataFrame:
         body = body["records"]
     if isinstance(body, dict) and isinstance(body.get("columns"), dict):
         columns = body["columns"]
-        if not all(isinstance(v, list) for v in columns.values()) or len({len(v) for v in columns.values()}) > 1:
+        if (
+            not all(isinstance(v, list) for v in columns.values())
+            or len({len(v) for v in columns.values()}) > 1
+        ):
             raise InputError("'columns' must map each column name to a list, all of one length")
         frame = pd.DataFrame(columns)
     elif isinstance(body, list) and all(isinstance(r, dict) for r in body):
         frame = pd.DataFrame.from_records(body)
     else:
-        raise InputError("request body must be a list of records, {'records': [...]} or {'columns': {...}}")
+        raise InputError(
+            "request body must be a list of records, {'records': [...]} or {'columns': {...}}"
+        )
     if frame.empty:
         raise InputError("request has no rows")
     return frame
@@ -99,6 +123,9 @@ def oip_metadata(name: str, version: int, signature: Signature) -> dict[str, Any
         "name": name,
         "versions": [str(version)],
         "platform": "mlcycle-sklearn",
-        "inputs": [{"name": c.name, "datatype": OIP_DATATYPE[c.dtype], "shape": [-1]} for c in signature.inputs],
+        "inputs": [
+            {"name": c.name, "datatype": OIP_DATATYPE[c.dtype], "shape": [-1]}
+            for c in signature.inputs
+        ],
         "outputs": [{"name": out["name"], "datatype": out["datatype"], "shape": [-1]}],
     }

@@ -104,9 +104,7 @@ class RegisteredModelRow(Base):
 
 class ModelVersionRow(Base):
     __tablename__ = "model_versions"
-    model_name: Mapped[str] = mapped_column(
-        ForeignKey("registered_models.name"), primary_key=True
-    )
+    model_name: Mapped[str] = mapped_column(ForeignKey("registered_models.name"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     package_id: Mapped[str] = mapped_column(String(64))
     run_id: Mapped[str | None] = mapped_column(String(32))
@@ -116,9 +114,7 @@ class ModelVersionRow(Base):
 
 class AliasRow(Base):
     __tablename__ = "aliases"
-    model_name: Mapped[str] = mapped_column(
-        ForeignKey("registered_models.name"), primary_key=True
-    )
+    model_name: Mapped[str] = mapped_column(ForeignKey("registered_models.name"), primary_key=True)
     alias: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
 

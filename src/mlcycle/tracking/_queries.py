@@ -27,7 +27,9 @@ def _latest_metrics(s: Session, run_id: str) -> dict[str, float]:
         .group_by(MetricRow.key)
         .subquery()
     )
-    rows = s.execute(select(MetricRow.key, MetricRow.value).join(latest, MetricRow.id == latest.c.id))
+    rows = s.execute(
+        select(MetricRow.key, MetricRow.value).join(latest, MetricRow.id == latest.c.id)
+    )
     return {k: v for k, v in rows}
 
 
@@ -43,12 +45,21 @@ def _record(s: Session, row: RunRow, experiment: str) -> RunRecord:
         .filter(RunInputRow.run_id == row.id)
     ).all()
     return RunRecord(
-        id=row.id, experiment=experiment, name=row.name, status=row.status,
-        start_time=row.start_time, end_time=row.end_time, parent_id=row.parent_id,
-        git_commit=row.git_commit, environment=row.environment, params=params,
-        metrics=_latest_metrics(s, row.id), tags=tags, artifacts=arts,
+        id=row.id,
+        experiment=experiment,
+        name=row.name,
+        status=row.status,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        parent_id=row.parent_id,
+        git_commit=row.git_commit,
+        environment=row.environment,
+        params=params,
+        metrics=_latest_metrics(s, row.id),
+        tags=tags,
+        artifacts=arts,
         datasets=[f"{d}@v{v}" for d, v in datasets],
-    )  # fmt: skip
+    )
 
 
 def get_run(ws: Workspace, run_id: str) -> RunRecord:

@@ -99,7 +99,9 @@ class Run:
             number = float(value)
             if not math.isfinite(number):
                 raise InputError(f"Metric '{key}' must be a finite number; got {value!r}")
-            rows.append(MetricRow(run_id=self.id, key=key, step=step, value=number, timestamp=stamp))
+            rows.append(
+                MetricRow(run_id=self.id, key=key, step=step, value=number, timestamp=stamp)
+            )
         with self.ws.db.session() as s:
             s.add_all(rows)
 
@@ -109,11 +111,13 @@ class Run:
             s.merge(TagRow(run_id=self.id, key=key, value=str(value)))
 
     def log_artifact(self, path: str | Path, name: str | None = None) -> str:
-        """Store the file at `path` as artifact `name` (default: its file name); return its object id."""
+        """Store the file at `path` as artifact `name` (default: its name); return its object id."""
         p = Path(path)
         oid = self.ws.objects.put_file(p)
         with self.ws.db.session() as s:
-            row = ArtifactRow(run_id=self.id, path=name or p.name, object_id=oid, size=p.stat().st_size)
+            row = ArtifactRow(
+                run_id=self.id, path=name or p.name, object_id=oid, size=p.stat().st_size
+            )
             s.merge(row)
         return oid
 
@@ -123,7 +127,7 @@ class Run:
             s.merge(RunInputRow(run_id=self.id, dataset_version_id=dataset.id, role=role))
 
     def log_model(self, model: Any, meta: ModelMeta, name: str = "model") -> str:
-        """Package `model` with `meta`, store it, record it as artifact `name`; return the package id.
+        """Package `model` with `meta`, store it as artifact `name`; return the package id.
 
         The run id is added to the package's lineage.
         """
@@ -148,7 +152,10 @@ class Run:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.end(FAILED if exc_type else FINISHED)
 
@@ -167,11 +174,19 @@ def start_run(
     """
     run_id, exp_id, commit = new_id(), experiment_id(ws, experiment), git_commit(ws.root)
     with ws.db.session() as s:
-        s.add(RunRow(
-            id=run_id, experiment_id=exp_id, parent_id=parent_id,
-            name=name or run_id[:8], status=RUNNING, start_time=now(), end_time=None,
-            git_commit=commit, environment=environment(),
-        ))  # fmt: skip
+        s.add(
+            RunRow(
+                id=run_id,
+                experiment_id=exp_id,
+                parent_id=parent_id,
+                name=name or run_id[:8],
+                status=RUNNING,
+                start_time=now(),
+                end_time=None,
+                git_commit=commit,
+                environment=environment(),
+            )
+        )
     run = Run(ws, run_id, experiment, commit)
     for key, value in (tags or {}).items():
         run.set_tag(key, value)

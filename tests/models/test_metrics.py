@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mlcycle.core import DataError
-from mlcycle.monitoring import PRIMARY_METRIC, classification_metrics, regression_metrics
+from mlcycle.models import PRIMARY_METRIC, classification_metrics, regression_metrics, score
 
 
 def test_regression_metrics_by_hand() -> None:
@@ -49,3 +49,14 @@ def test_empty_and_mismatched_inputs() -> None:
 
 def test_primary_metric() -> None:
     assert PRIMARY_METRIC == {"regression": "mae", "classification": "log_loss"}
+
+
+def test_score_dispatches_on_task() -> None:
+    assert score("regression", [1.0, 3.0], [2.0, 3.0]) == regression_metrics([1.0, 3.0], [2.0, 3.0])
+    proba = np.array([[0.8, 0.2], [0.3, 0.7]])
+    out = score("classification", [0, 1], [0, 1], proba, [0, 1])
+    assert out == classification_metrics([0, 1], [0, 1], proba, classes=[0, 1])
+    assert set(out) == {"accuracy", "f1", "log_loss"}
+    assert set(score("classification", [0, 1], [1, 1])) == {"accuracy", "f1"}
+    with pytest.raises(DataError, match="no labeled rows"):
+        score("regression", [], [])
