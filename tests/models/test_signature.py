@@ -26,7 +26,9 @@ def _signature() -> Signature:
 
 
 def test_infer_maps_pandas_dtypes() -> None:
-    sig = Signature.infer(_frame(), pd.Series(["a", "b", "a"], name="label"), classes=np.array(["a", "b"]))
+    sig = Signature.infer(
+        _frame(), pd.Series(["a", "b", "a"], name="label"), classes=np.array(["a", "b"])
+    )
     assert sig.inputs == (
         ColumnSpec("temp", "float64"),
         ColumnSpec("hr", "int64"),
@@ -40,7 +42,9 @@ def test_infer_maps_pandas_dtypes() -> None:
 
 
 def test_to_dict_from_dict_round_trip() -> None:
-    sig = Signature.infer(_frame(), pd.Series([0, 1, 1], name="y"), classes=[np.int64(0), np.int64(1)])
+    sig = Signature.infer(
+        _frame(), pd.Series([0, 1, 1], name="y"), classes=[np.int64(0), np.int64(1)]
+    )
     data = sig.to_dict()
     assert data["inputs"][0] == {"name": "temp", "dtype": "float64"}
     assert data["classes"] == [0, 1]

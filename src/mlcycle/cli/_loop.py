@@ -80,7 +80,7 @@ def init(
         str | None, typer.Option(help="Registered model name [default: the file name]")
     ] = None,
 ) -> None:
-    """Create a workspace (here or at --workspace); with --data and --target, set it up for that data."""
+    """Create a workspace; with --data and --target, set it up for that data."""
     from mlcycle.cli._setup import init_config, init_empty
 
     root = _context.workspace_path()

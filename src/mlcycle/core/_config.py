@@ -221,7 +221,9 @@ def load_config(workspace: Path, env: Mapping[str, str] | None = None) -> Config
         if env.get(var):
             raw[key] = env[var]
     if env.get("MLCYCLE_WEBHOOK_URL"):
-        raw["alerts"] = {**raw.get("alerts", {}), "webhook_url": env["MLCYCLE_WEBHOOK_URL"]}
+        alerts = raw.get("alerts") or {}  # `alerts:` with no value is YAML null
+        if isinstance(alerts, Mapping):  # otherwise parse_config names the bad key
+            raw["alerts"] = {**alerts, "webhook_url": env["MLCYCLE_WEBHOOK_URL"]}
     return parse_config(raw, source=str(path))
 
 

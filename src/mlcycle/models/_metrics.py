@@ -63,8 +63,15 @@ def _log_loss(true: np.ndarray, proba: Any, classes: Sequence[Any] | None) -> fl
         raise DataError(f"proba must have shape ({true.size}, n_classes), got {prob.shape}")
     if classes is not None and prob.shape[1] != len(classes):
         raise DataError(f"proba has {prob.shape[1]} columns but there are {len(classes)} classes")
+    labels = None if classes is None else list(classes)
+    if labels is not None:
+        # A label the model never saw had probability 0: add its column so the
+        # loss counts it (clipped by scikit-learn) instead of refusing the window.
+        unseen = [c for c in dict.fromkeys(true.tolist()) if c not in labels]
+        prob = np.hstack([prob, np.zeros((prob.shape[0], len(unseen)))])
+        labels += unseen
     try:
-        return float(log_loss(true, prob, labels=None if classes is None else list(classes)))
+        return float(log_loss(true, prob, labels=labels))
     except ValueError as err:
         raise DataError(f"cannot compute log_loss: {err}") from None
 

@@ -131,9 +131,10 @@ def _coerce(values: pd.Series, spec: ColumnSpec) -> pd.Series:
         return values.astype(float)
     if pd.api.types.is_bool_dtype(values) or not _is_number_like(values):
         numbers = pd.to_numeric(values, errors="coerce")
-        ok = numbers.notna() | values.isna()
-        if not ok.all() or pd.api.types.is_bool_dtype(values):
-            raise _bad_value(values, spec, ok & ~values.map(lambda v: isinstance(v, bool)))
+        is_bool = values.map(lambda v: isinstance(v, (bool, np.bool_))).astype(bool)
+        ok = (numbers.notna() | values.isna()) & ~is_bool
+        if not ok.all():
+            raise _bad_value(values, spec, ok)
         values = numbers
     return values.astype("float64")
 

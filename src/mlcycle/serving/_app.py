@@ -38,7 +38,7 @@ def _request_id(request: Request) -> str:
     given = request.headers.get("x-request-id")
     if given is None:
         return new_id()
-    if not _REQUEST_ID.match(given):
+    if not _REQUEST_ID.fullmatch(given):
         raise InputError("header 'X-Request-ID' must be 1-48 characters of letters, digits, '_.:-'")
     return given
 
@@ -48,9 +48,18 @@ async def _json_body(request: Request) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise InputError(f"request body is {len(raw)} bytes; the limit is {MAX_BODY_BYTES}")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return json.loads(raw, parse_int=_parse_int)
+    except InputError:
+        raise
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, too many digits
         raise InputError(f"request body is not valid JSON: {err}") from None
+
+
+def _parse_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > 2**63:  # beyond INT64; would overflow when converted to float
+        raise InputError(f"number {text[:24]}{'...' if len(text) > 24 else ''} is too large")
+    return value
 
 
 def _predict(app: FastAPI, served: Served, frame: pd.DataFrame, request_id: str) -> dict[str, Any]:
@@ -165,7 +174,7 @@ def _add_predict_routes(app: FastAPI) -> None:
         body = await _json_body(request)
         request_id = str(body.get("id") or _request_id(request)) if isinstance(body, dict) else ""
         frame = frame_from_oip(body)
-        if not _REQUEST_ID.match(request_id):
+        if not _REQUEST_ID.fullmatch(request_id):
             raise InputError("field 'id' must be 1-48 characters of letters, digits, '_.:-'")
         result = await run_in_threadpool(_predict, app, served, frame, request_id)
         return {

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+import sqlalchemy.exc
 from sqlalchemy import select
 
 from mlcycle.core import InputError, now
@@ -71,8 +72,11 @@ def log_predictions(
         )
         for i, (pid, rec, pred) in enumerate(zip(ids, records, predictions, strict=True))
     ]
-    with ws.db.session() as s:
-        s.add_all(rows)
+    try:
+        with ws.db.session() as s:
+            s.add_all(rows)
+    except sqlalchemy.exc.IntegrityError:
+        raise InputError(f"request id '{request_id}' was already used; send a new one") from None
     return ids
 
 

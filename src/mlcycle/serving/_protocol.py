@@ -50,6 +50,11 @@ def _oip_column(tensor: Any, index: int) -> tuple[str, list[Any]]:
     data = _field(tensor, "data", list, where)
     if datatype not in _NUMERIC | {"BOOL", "BYTES"}:
         raise InputError(f"{where}: unknown datatype {datatype!r}")
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise InputError(f"{where}: shape must be a list of non-negative integers; got {shape}")
+    if len(shape) == 2 and all(isinstance(v, list) and len(v) == 1 for v in data):
+        data = [v[0] for v in data]  # nested [n, 1] data, as OIP allows
+    _check_scalars(data, where)
     if (
         not shape
         or int(np.prod(shape)) != len(data)
@@ -60,6 +65,12 @@ def _oip_column(tensor: Any, index: int) -> tuple[str, list[Any]]:
             f"{where}: shape {shape} does not match {len(data)} values (use [n] or [n, 1])"
         )
     return name, data
+
+
+def _check_scalars(values: Any, where: str) -> None:
+    for row, value in enumerate(values):
+        if isinstance(value, dict | list):
+            raise InputError(f"{where}: values must be scalars; got {value!r} in row {row}")
 
 
 def frame_from_oip(body: Any) -> pd.DataFrame:
@@ -102,6 +113,9 @@ def frame_from_records(body: Any) -> pd.DataFrame:
         )
     if frame.empty:
         raise InputError("request has no rows")
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            _check_scalars(frame[column], f"column '{column}'")
     return frame
 
 

@@ -21,15 +21,16 @@ from mlcycle.tracking._records import MetricPoint, RunRecord
 
 
 def _latest_metrics(s: Session, run_id: str) -> dict[str, float]:
-    latest = (
-        select(MetricRow.key, func.max(MetricRow.id).label("id"))
-        .filter_by(run_id=run_id)
-        .group_by(MetricRow.key)
+    # the value at the highest step (the last logged one on ties), per key
+    rank = func.row_number().over(
+        partition_by=MetricRow.key, order_by=(MetricRow.step.desc(), MetricRow.id.desc())
+    )
+    ranked = (
+        select(MetricRow.key, MetricRow.value, rank.label("rank"))
+        .where(MetricRow.run_id == run_id)
         .subquery()
     )
-    rows = s.execute(
-        select(MetricRow.key, MetricRow.value).join(latest, MetricRow.id == latest.c.id)
-    )
+    rows = s.execute(select(ranked.c.key, ranked.c.value).where(ranked.c.rank == 1))
     return {k: v for k, v in rows}
 
 

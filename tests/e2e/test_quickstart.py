@@ -1,0 +1,95 @@
+"""The README's main job, shortened: `mlcycle quickstart` with a real server process and HTTP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def mlcycle(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlcycle", "--workspace", str(workspace), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    ws = tmp_path_factory.mktemp("quickstart")
+    result = mlcycle(ws, "quickstart", "--months", "3", "--trials", "2")
+    assert result.returncode == 0, result.stderr
+    return ws, result.stdout
+
+
+def test_prints_the_table_and_report_paths(quickstart: tuple[Path, str]) -> None:
+    ws, out = quickstart
+    for month in ("2012-01", "2012-02", "2012-03"):
+        assert month in out
+    assert "live mae" in out
+    assert str(ws / "reports" / "loop-report.html") in out.replace("\n", "")
+
+
+def test_the_loop_retrains_and_helps(quickstart: tuple[Path, str]) -> None:
+    ws, _ = quickstart
+    report = json.loads((ws / "reports" / "loop-report.json").read_text())
+    windows = report["windows"]
+    assert [w["window"] for w in windows] == ["2012-01", "2012-02", "2012-03"]
+    assert report["failed_requests"] == 0
+    assert report["requests"] == sum(-(-w["rows"] // 24) for w in windows)
+    assert report["retrains"] >= 1 and report["promotions"] >= 1
+    served_by_newer = [w for w in windows if w["version"] > 1]
+    assert served_by_newer, "a promoted version must serve a later month"
+    assert sum(w["live_metric"] for w in served_by_newer) < sum(
+        w["baseline_metric"] for w in served_by_newer
+    )
+
+
+def test_the_html_report_is_self_contained(quickstart: tuple[Path, str]) -> None:
+    ws, _ = quickstart
+    html = (ws / "reports" / "loop-report.html").read_text()
+    assert html.count("<img") >= 3
+    assert "src=\"http" not in html and "href=\"http" not in html
+    assert "2012-03" in html
+
+
+def test_registry_runs_and_data_are_queryable(quickstart: tuple[Path, str]) -> None:
+    ws, _ = quickstart
+    models = json.loads(mlcycle(ws, "models", "show", "bike-demand", "--json").stdout)
+    assert models["versions"][-1]["version"] == 1
+    moves = [e for e in models["audit"] if e["action"] == "set_alias"]
+    assert moves[-1]["to_version"] == 1 and moves[-1]["alias"] == "production"
+    assert any(e["actor"] == "mlcycle-loop" and "gate" in e["evidence"] for e in moves)
+    runs = json.loads(mlcycle(ws, "runs", "list", "--json", "--limit", "200").stdout)
+    trials = [r for r in runs if r["tags"].get("mlcycle.kind") == "trial"]
+    assert len(trials) == 2
+    assert all("family" in r["params"] and "val_mae" in r["metrics"] for r in trials)
+    automl = next(r for r in runs if r["name"] == "automl")
+    assert automl["datasets"] == ["hour@v1"]
+    assert all(r["parent_id"] == automl["id"] for r in trials)
+    data = json.loads(mlcycle(ws, "data", "list", "--json").stdout)
+    assert data[0]["rows"] == 17379
+
+
+def test_the_production_model_loads_and_predicts(quickstart: tuple[Path, str]) -> None:
+    import pandas as pd
+
+    import mlcycle
+    from mlcycle.data import BIKE_SHARING_CSV
+
+    ws, _ = quickstart
+    workspace = mlcycle.open_workspace(ws)
+    model = mlcycle.load_model("bike-demand@production", workspace=workspace)
+    rows = pd.read_csv(BIKE_SHARING_CSV).tail(24)
+    predictions = model.predict(rows)
+    assert predictions.shape == (24,)
+    assert model.meta.lineage["datasets"] == ["hour@v1"]
+    assert model.meta.lineage["run_id"]
+    workspace.close()

@@ -1,0 +1,126 @@
+"""The metadata database on SQLite and PostgreSQL: migrations, models and URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, select, text
+
+from mlcycle.core import Config, ConfigError, MlcycleError
+from mlcycle.store import Database, Workspace, alembic_config, upgrade_to_head
+from mlcycle.store.schema import Base, ExperimentRow
+
+ORM_TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database: a new SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+def _head(engine) -> str:  # type: ignore[no-untyped-def]
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def test_orm_tables_cover_the_design() -> None:
+    assert {
+        "experiments", "runs", "params", "metrics", "tags", "artifacts", "dataset_versions",
+        "run_inputs", "registered_models", "model_versions", "aliases", "audit_events",
+        "inference_log", "labels", "alerts",
+    } == ORM_TABLES  # fmt: skip
+
+
+def test_migrations_to_head_create_all_tables(any_workspace: Workspace) -> None:
+    assert set(any_workspace.db.table_names()) == ORM_TABLES | {"alembic_version"}
+
+
+def test_upgrade_empty_database_matches_orm_models(empty_db_url: str) -> None:
+    engine = create_engine(empty_db_url)
+    try:
+        assert inspect(engine).get_table_names() == []
+        upgrade_to_head(engine)
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert context.get_current_revision() == _head(engine)
+            diff = compare_metadata(context, Base.metadata)
+        assert diff == []
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_to_head_is_idempotent(empty_db_url: str) -> None:
+    engine = create_engine(empty_db_url)
+    try:
+        upgrade_to_head(engine)
+        upgrade_to_head(engine)
+        with engine.connect() as conn:
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        assert [v[0] for v in versions] == [_head(engine)]
+    finally:
+        engine.dispose()
+
+
+def test_open_same_workspace_twice(any_workspace: Workspace) -> None:
+    with any_workspace.db.session() as s:
+        s.add(ExperimentRow(id="e" * 32, name="exp", created_at=1.0))
+    # A second handle on the same root and config, while the first is open.
+    with Workspace(any_workspace.root, any_workspace.config) as second:
+        assert second.db.url == any_workspace.db.url
+        assert set(second.db.table_names()) == ORM_TABLES | {"alembic_version"}
+        with second.db.session() as s:
+            assert s.scalars(select(ExperimentRow.name)).all() == ["exp"]
+        with second.db.engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        assert [r[0] for r in rows] == [_head(second.db.engine)]
+    # The first handle still works after the second closed.
+    with any_workspace.db.session() as s:
+        assert s.get(ExperimentRow, "e" * 32) is not None
+
+
+def test_session_rolls_back_on_error(any_workspace: Workspace) -> None:
+    with pytest.raises(RuntimeError), any_workspace.db.session() as s:
+        s.add(ExperimentRow(id="f" * 32, name="gone", created_at=1.0))
+        s.flush()
+        raise RuntimeError("abort")
+    with any_workspace.db.session() as s:
+        assert s.get(ExperimentRow, "f" * 32) is None
+
+
+def test_workspace_layout(workspace: Workspace) -> None:
+    assert workspace.state_dir == workspace.root / ".mlcycle"
+    assert (workspace.state_dir / "mlcycle.db").is_file()
+    assert (workspace.state_dir / "objects").is_dir()
+    assert workspace.db.url.startswith("sqlite:///")
+
+
+def test_sqlite_runs_in_wal_mode(workspace: Workspace) -> None:
+    with workspace.db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "nosuchdialect://host/db", "postgresql+nosuchdriver://h/db"]
+)
+def test_bad_db_url_is_config_error(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="database URL"):
+        Database(url)
+    with pytest.raises(ConfigError):
+        Workspace(tmp_path / "ws", Config(db_url=url))
+
+
+def test_unreachable_server_is_mlcycle_error_not_config_error() -> None:
+    # Port 9 (discard) is not among the machine's listening ports: connection refused.
+    url = "postgresql+psycopg://postgres@127.0.0.1:9/none?connect_timeout=5"
+    with pytest.raises(MlcycleError, match="cannot open database") as info:
+        Database(url)
+    assert not isinstance(info.value, ConfigError)
