@@ -58,7 +58,10 @@ def test_init_with_a_garbage_time_column_names_the_row(tmp_path: Path) -> None:
 
 
 def test_loop_with_a_garbage_numeric_column_names_column_and_row(tmp_path: Path) -> None:
-    assert mlcycle(tmp_path, "init", "--data", str(BIKE_SHARING_CSV), "--target", "cnt").returncode == 0
+    assert (
+        mlcycle(tmp_path, "init", "--data", str(BIKE_SHARING_CSV), "--target", "cnt").returncode
+        == 0
+    )
     broken = tmp_path / "hour.csv"
     text = BIKE_SHARING_CSV.read_text().splitlines()
     fields = text[4].split(",")
@@ -91,7 +94,9 @@ def test_a_config_typo_names_the_key(tmp_path: Path) -> None:
         (("monitor", "--reference", "a.csv", "--current", "b.csv"), "'a.csv' does not exist"),
     ],
 )
-def test_unknown_names_are_one_line_errors(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+def test_unknown_names_are_one_line_errors(
+    tmp_path: Path, args: tuple[str, ...], needle: str
+) -> None:
     assert_user_error(mlcycle(tmp_path, *args), needle)
 
 

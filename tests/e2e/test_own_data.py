@@ -52,9 +52,7 @@ def test_classification_on_own_csv(tmp_path: Path, weather_csv: Path) -> None:
     assert "classification" in init.stdout
     assert "instant" in init.stderr and "identifier" in init.stderr
     assert "season" in init.stdout
-    (ws / "mlcycle.yaml").write_text(
-        (ws / "mlcycle.yaml").read_text() + "automl:\n  trials: 2\n"
-    )
+    (ws / "mlcycle.yaml").write_text((ws / "mlcycle.yaml").read_text() + "automl:\n  trials: 2\n")
     run = mlcycle(ws, "loop", "--replay", "--windows", "2", "--json")
     assert run.returncode == 0, run.stderr
     rows = json.loads(run.stdout)
@@ -70,7 +68,10 @@ def test_regression_without_time_column(tmp_path: Path, weather_csv: Path) -> No
     ws = tmp_path / "ws"
     frame = pd.read_csv(weather_csv).drop(columns=["dteday"]).head(3000)
     frame.to_csv(tmp_path / "plain.csv", index=False)
-    assert mlcycle(ws, "init", "--data", str(tmp_path / "plain.csv"), "--target", "cnt").returncode == 0
+    assert (
+        mlcycle(ws, "init", "--data", str(tmp_path / "plain.csv"), "--target", "cnt").returncode
+        == 0
+    )
     (ws / "mlcycle.yaml").write_text(
         (ws / "mlcycle.yaml").read_text() + "automl:\n  trials: 2\nsplit:\n  n_windows: 2\n"
     )

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -12,21 +16,55 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def mlcycle(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def mlcycle(
+    workspace: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mlcycle", "--workspace", str(workspace), *args],
         capture_output=True,
         text=True,
         timeout=900,
+        env={**os.environ, **(env or {})},
     )
 
 
+WEBHOOK_BODIES: list[dict[str, object]] = []
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        WEBHOOK_BODIES.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def quickstart(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def webhook() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory: pytest.TempPathFactory, webhook: str) -> tuple[Path, str]:
     ws = tmp_path_factory.mktemp("quickstart")
-    result = mlcycle(ws, "quickstart", "--months", "3", "--trials", "2")
+    env = {"MLCYCLE_WEBHOOK_URL": webhook}
+    result = mlcycle(ws, "quickstart", "--months", "3", "--trials", "2", env=env)
     assert result.returncode == 0, result.stderr
     return ws, result.stdout
+
+
+def test_alerts_reach_the_webhook(quickstart: tuple[Path, str]) -> None:
+    texts = [str(body["text"]) for body in WEBHOOK_BODIES]
+    assert texts, "the loop retrains, so it must alert"
+    assert any("2012-01" in text and "bike-demand" in text for text in texts)
 
 
 def test_prints_the_table_and_report_paths(quickstart: tuple[Path, str]) -> None:
@@ -56,7 +94,7 @@ def test_the_html_report_is_self_contained(quickstart: tuple[Path, str]) -> None
     ws, _ = quickstart
     html = (ws / "reports" / "loop-report.html").read_text()
     assert html.count("<img") >= 3
-    assert "src=\"http" not in html and "href=\"http" not in html
+    assert 'src="http' not in html and 'href="http' not in html
     assert "2012-03" in html
 
 

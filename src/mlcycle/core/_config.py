@@ -228,6 +228,10 @@ def load_config(workspace: Path, env: Mapping[str, str] | None = None) -> Config
 
 
 def dump_config(config: Config) -> str:
-    """Render `config` as YAML, leaving out values equal to the defaults."""
+    """Render `config` as YAML, leaving out defaults except in the `data` section,
+    which is written whole so a reader sees every column's role and the task.
+    """
     data = config.model_dump(mode="json", exclude_defaults=True)
+    if config.data is not None:
+        data["data"] = config.data.model_dump(mode="json", exclude_none=True)
     return yaml.safe_dump(data, sort_keys=False)
