@@ -10,8 +10,10 @@ they skip with the reason, unless `MLCYCLE_REQUIRE_POSTGRES=1` (set by
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +47,27 @@ def bike_config(**overrides: object) -> Config:
     }
     raw.update(overrides)
     return parse_config(raw)
+
+
+Cli = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def _run_cli(
+    workspace: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlcycle", "--workspace", str(workspace), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    """Run `mlcycle --workspace WS ARGS...` as a new process: `cli(ws, *args, env=...)`."""
+    return _run_cli
 
 
 @pytest.fixture

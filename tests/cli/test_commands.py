@@ -3,42 +3,32 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from mlcycle.data import BIKE_SHARING_CSV
 
 
-def mlcycle(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlcycle", "--workspace", str(workspace), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_help_lists_the_commands(tmp_path: Path) -> None:
-    out = mlcycle(tmp_path, "--help")
+def test_help_lists_the_commands(tmp_path: Path, cli: Any) -> None:
+    out = cli(tmp_path, "--help")
     assert out.returncode == 0
     for command in ("quickstart", "init", "loop", "serve", "monitor", "runs", "models", "data"):
         assert command in out.stdout
 
 
-def test_init_without_options_makes_an_empty_workspace(tmp_path: Path) -> None:
-    out = mlcycle(tmp_path / "ws", "init")
+def test_init_without_options_makes_an_empty_workspace(tmp_path: Path, cli: Any) -> None:
+    out = cli(tmp_path / "ws", "init")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "ws" / "mlcycle.yaml").exists()
     assert (tmp_path / "ws" / ".mlcycle" / "mlcycle.db").exists()
-    listed = mlcycle(tmp_path / "ws", "models", "list", "--json")
+    listed = cli(tmp_path / "ws", "models", "list", "--json")
     assert json.loads(listed.stdout) == []
 
 
-def test_init_proposes_features_and_warns_about_leaks(tmp_path: Path) -> None:
-    out = mlcycle(tmp_path, "init", "--data", str(BIKE_SHARING_CSV), "--target", "cnt")
+def test_init_proposes_features_and_warns_about_leaks(tmp_path: Path, cli: Any) -> None:
+    out = cli(tmp_path, "init", "--data", str(BIKE_SHARING_CSV), "--target", "cnt")
     assert out.returncode == 0, out.stderr
     assert "casual" in out.stderr and "registered" in out.stderr and "leakage" in out.stderr
     assert "instant" in out.stderr and "identifier" in out.stderr
@@ -47,22 +37,22 @@ def test_init_proposes_features_and_warns_about_leaks(tmp_path: Path) -> None:
     assert "casual" not in config.split("numeric")[1]
 
 
-def test_data_add_list_show(tmp_path: Path) -> None:
-    added = json.loads(mlcycle(tmp_path, "data", "add", str(BIKE_SHARING_CSV), "--json").stdout)
+def test_data_add_list_show(tmp_path: Path, cli: Any) -> None:
+    added = json.loads(cli(tmp_path, "data", "add", str(BIKE_SHARING_CSV), "--json").stdout)
     assert added["ref"] == "hour@v1" and added["rows"] == 17379
-    again = json.loads(mlcycle(tmp_path, "data", "add", str(BIKE_SHARING_CSV), "--json").stdout)
+    again = json.loads(cli(tmp_path, "data", "add", str(BIKE_SHARING_CSV), "--json").stdout)
     assert again["id"] == added["id"], "same bytes, same version"
-    listed = json.loads(mlcycle(tmp_path, "data", "list", "--json").stdout)
+    listed = json.loads(cli(tmp_path, "data", "list", "--json").stdout)
     assert [v["ref"] for v in listed] == ["hour@v1"]
-    shown = mlcycle(tmp_path, "data", "show", "hour@v1")
+    shown = cli(tmp_path, "data", "show", "hour@v1")
     assert shown.returncode == 0 and "windspeed" in shown.stdout
 
 
-def test_monitor_two_files_writes_json_and_report(tmp_path: Path) -> None:
+def test_monitor_two_files_writes_json_and_report(tmp_path: Path, cli: Any) -> None:
     frame = pd.read_csv(BIKE_SHARING_CSV)
     frame[frame.yr == 0].to_csv(tmp_path / "ref.csv", index=False)
     frame[(frame.yr == 1) & (frame.mnth == 7)].to_csv(tmp_path / "cur.csv", index=False)
-    out = mlcycle(
+    out = cli(
         tmp_path,
         "monitor",
         "--reference",
@@ -84,14 +74,14 @@ def test_monitor_two_files_writes_json_and_report(tmp_path: Path) -> None:
     assert "<img" in html and "cnt" in html
 
 
-def test_monitor_accepts_dataset_versions(tmp_path: Path) -> None:
-    assert mlcycle(tmp_path, "data", "add", str(BIKE_SHARING_CSV)).returncode == 0
-    out = mlcycle(tmp_path, "monitor", "--reference", "hour@v1", "--current", "hour@v1")
+def test_monitor_accepts_dataset_versions(tmp_path: Path, cli: Any) -> None:
+    assert cli(tmp_path, "data", "add", str(BIKE_SHARING_CSV)).returncode == 0
+    out = cli(tmp_path, "monitor", "--reference", "hour@v1", "--current", "hour@v1")
     assert out.returncode == 0, out.stderr
     assert "no drift" in out.stdout
 
 
-def test_runs_list_show_compare(tmp_path: Path) -> None:
+def test_runs_list_show_compare(tmp_path: Path, cli: Any) -> None:
     import mlcycle as ml
 
     ws = ml.open_workspace(tmp_path)
@@ -102,9 +92,9 @@ def test_runs_list_show_compare(tmp_path: Path) -> None:
             run.log_metric("mae", 10 * alpha)
         ids.append(run.id)
     ws.close()
-    listed = json.loads(mlcycle(tmp_path, "runs", "list", "--json").stdout)
+    listed = json.loads(cli(tmp_path, "runs", "list", "--json").stdout)
     assert {r["id"] for r in listed} == set(ids)
-    shown = mlcycle(tmp_path, "runs", "show", ids[0][:8])
+    shown = cli(tmp_path, "runs", "show", ids[0][:8])
     assert shown.returncode == 0 and "alpha" in shown.stdout and "FINISHED" in shown.stdout
-    compared = mlcycle(tmp_path, "runs", "compare", *ids)
+    compared = cli(tmp_path, "runs", "compare", *ids)
     assert "param alpha" in compared.stdout and "0.1" in compared.stdout

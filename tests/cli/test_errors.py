@@ -4,21 +4,12 @@ and the workspace left as it was."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mlcycle.data import BIKE_SHARING_CSV
-
-
-def mlcycle(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlcycle", "--workspace", str(workspace), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
@@ -31,37 +22,34 @@ def assert_user_error(result: subprocess.CompletedProcess[str], *needles: str) -
         assert needle in errors[0]
 
 
-def test_init_with_a_missing_file_names_it(tmp_path: Path) -> None:
-    result = mlcycle(tmp_path, "init", "--data", "nope.csv", "--target", "y")
+def test_init_with_a_missing_file_names_it(tmp_path: Path, cli: Any) -> None:
+    result = cli(tmp_path, "init", "--data", "nope.csv", "--target", "y")
     assert_user_error(result, "nope.csv", "does not exist")
     assert not (tmp_path / "mlcycle.yaml").exists()
 
 
-def test_init_with_an_empty_file_names_it(tmp_path: Path) -> None:
+def test_init_with_an_empty_file_names_it(tmp_path: Path, cli: Any) -> None:
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    assert_user_error(mlcycle(tmp_path, "init", "--data", str(empty), "--target", "y"), "empty")
+    assert_user_error(cli(tmp_path, "init", "--data", str(empty), "--target", "y"), "empty")
     assert not (tmp_path / "mlcycle.yaml").exists()
 
 
-def test_init_with_an_unknown_target_lists_the_columns(tmp_path: Path) -> None:
-    result = mlcycle(tmp_path, "init", "--data", str(BIKE_SHARING_CSV), "--target", "rentals")
+def test_init_with_an_unknown_target_lists_the_columns(tmp_path: Path, cli: Any) -> None:
+    result = cli(tmp_path, "init", "--data", str(BIKE_SHARING_CSV), "--target", "rentals")
     assert_user_error(result, "'rentals'", "cnt")
     assert not (tmp_path / "mlcycle.yaml").exists()
 
 
-def test_init_with_a_garbage_time_column_names_the_row(tmp_path: Path) -> None:
+def test_init_with_a_garbage_time_column_names_the_row(tmp_path: Path, cli: Any) -> None:
     csv = tmp_path / "d.csv"
     csv.write_text("when,x,y\n2024-01-01,1,2\nyesterday,2,3\n2024-01-03,3,4\n")
-    result = mlcycle(tmp_path, "init", "--data", str(csv), "--target", "y", "--time-column", "when")
+    result = cli(tmp_path, "init", "--data", str(csv), "--target", "y", "--time-column", "when")
     assert_user_error(result, "'when'", "'yesterday'", "row 1")
 
 
-def test_loop_with_a_garbage_numeric_column_names_column_and_row(tmp_path: Path) -> None:
-    assert (
-        mlcycle(tmp_path, "init", "--data", str(BIKE_SHARING_CSV), "--target", "cnt").returncode
-        == 0
-    )
+def test_loop_with_a_garbage_numeric_column_names_column_and_row(tmp_path: Path, cli: Any) -> None:
+    assert cli(tmp_path, "init", "--data", str(BIKE_SHARING_CSV), "--target", "cnt").returncode == 0
     broken = tmp_path / "hour.csv"
     text = BIKE_SHARING_CSV.read_text().splitlines()
     fields = text[4].split(",")
@@ -70,14 +58,14 @@ def test_loop_with_a_garbage_numeric_column_names_column_and_row(tmp_path: Path)
     broken.write_text("\n".join(text) + "\n")
     config = (tmp_path / "mlcycle.yaml").read_text()
     (tmp_path / "mlcycle.yaml").write_text(config.replace(str(BIKE_SHARING_CSV), "hour.csv"))
-    result = mlcycle(tmp_path, "loop", "--replay")
+    result = cli(tmp_path, "loop", "--replay")
     assert_user_error(result, "'temp'", "'warm'", "row 3")
     assert not (tmp_path / "reports").exists()
 
 
-def test_a_config_typo_names_the_key(tmp_path: Path) -> None:
+def test_a_config_typo_names_the_key(tmp_path: Path, cli: Any) -> None:
     (tmp_path / "mlcycle.yaml").write_text("loop:\n  margn: 0.1\n")
-    assert_user_error(mlcycle(tmp_path, "models", "list"), "loop.margn")
+    assert_user_error(cli(tmp_path, "models", "list"), "loop.margn")
 
 
 @pytest.mark.parametrize(
@@ -95,12 +83,12 @@ def test_a_config_typo_names_the_key(tmp_path: Path) -> None:
     ],
 )
 def test_unknown_names_are_one_line_errors(
-    tmp_path: Path, args: tuple[str, ...], needle: str
+    tmp_path: Path, args: tuple[str, ...], needle: str, cli: Any
 ) -> None:
-    assert_user_error(mlcycle(tmp_path, *args), needle)
+    assert_user_error(cli(tmp_path, *args), needle)
 
 
-def test_debug_shows_the_traceback(tmp_path: Path) -> None:
-    result = mlcycle(tmp_path, "--debug", "models", "show", "nope")
+def test_debug_shows_the_traceback(tmp_path: Path, cli: Any) -> None:
+    result = cli(tmp_path, "--debug", "models", "show", "nope")
     assert result.returncode != 0
     assert "Traceback" in result.stderr

@@ -8,9 +8,8 @@ id column and no config written by hand.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,15 +19,6 @@ from mlcycle.data import BIKE_SHARING_CSV
 
 pytestmark = pytest.mark.slow
 SEASONS = {1: "winter", 2: "spring", 3: "summer", 4: "fall"}
-
-
-def mlcycle(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlcycle", "--workspace", str(workspace), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 @pytest.fixture
@@ -43,9 +33,9 @@ def weather_csv(tmp_path: Path) -> Path:
     return path
 
 
-def test_classification_on_own_csv(tmp_path: Path, weather_csv: Path) -> None:
+def test_classification_on_own_csv(tmp_path: Path, weather_csv: Path, cli: Any) -> None:
     ws = tmp_path / "ws"
-    init = mlcycle(
+    init = cli(
         ws, "init", "--data", str(weather_csv), "--target", "weathersit", "--time-column", "dteday"
     )
     assert init.returncode == 0, init.stderr
@@ -53,7 +43,7 @@ def test_classification_on_own_csv(tmp_path: Path, weather_csv: Path) -> None:
     assert "instant" in init.stderr and "identifier" in init.stderr
     assert "season" in init.stdout
     (ws / "mlcycle.yaml").write_text((ws / "mlcycle.yaml").read_text() + "automl:\n  trials: 2\n")
-    run = mlcycle(ws, "loop", "--replay", "--windows", "2", "--json")
+    run = cli(ws, "loop", "--replay", "--windows", "2", "--json")
     assert run.returncode == 0, run.stderr
     rows = json.loads(run.stdout)
     assert [r["window"] for r in rows] == ["2012-01", "2012-02"]
@@ -64,17 +54,14 @@ def test_classification_on_own_csv(tmp_path: Path, weather_csv: Path) -> None:
     assert 0.0 <= live["accuracy"] <= 1.0
 
 
-def test_regression_without_time_column(tmp_path: Path, weather_csv: Path) -> None:
+def test_regression_without_time_column(tmp_path: Path, weather_csv: Path, cli: Any) -> None:
     ws = tmp_path / "ws"
     frame = pd.read_csv(weather_csv).drop(columns=["dteday"]).head(3000)
     frame.to_csv(tmp_path / "plain.csv", index=False)
-    assert (
-        mlcycle(ws, "init", "--data", str(tmp_path / "plain.csv"), "--target", "cnt").returncode
-        == 0
-    )
+    assert cli(ws, "init", "--data", str(tmp_path / "plain.csv"), "--target", "cnt").returncode == 0
     (ws / "mlcycle.yaml").write_text(
         (ws / "mlcycle.yaml").read_text() + "automl:\n  trials: 2\nsplit:\n  n_windows: 2\n"
     )
-    run = mlcycle(ws, "loop", "--replay", "--json")
+    run = cli(ws, "loop", "--replay", "--json")
     assert run.returncode == 0, run.stderr
     assert [r["window"] for r in json.loads(run.stdout)] == ["w01", "w02"]

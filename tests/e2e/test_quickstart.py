@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.slow
-
-
-def mlcycle(
-    workspace: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mlcycle", "--workspace", str(workspace), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, **(env or {})},
-    )
 
 
 WEBHOOK_BODIES: list[dict[str, object]] = []
@@ -53,10 +39,12 @@ def webhook() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def quickstart(tmp_path_factory: pytest.TempPathFactory, webhook: str) -> tuple[Path, str]:
+def quickstart(
+    tmp_path_factory: pytest.TempPathFactory, webhook: str, cli: Any
+) -> tuple[Path, str]:
     ws = tmp_path_factory.mktemp("quickstart")
     env = {"MLCYCLE_WEBHOOK_URL": webhook}
-    result = mlcycle(ws, "quickstart", "--months", "3", "--trials", "2", env=env)
+    result = cli(ws, "quickstart", "--months", "3", "--trials", "2", env=env)
     assert result.returncode == 0, result.stderr
     return ws, result.stdout
 
@@ -98,21 +86,21 @@ def test_the_html_report_is_self_contained(quickstart: tuple[Path, str]) -> None
     assert "2012-03" in html
 
 
-def test_registry_runs_and_data_are_queryable(quickstart: tuple[Path, str]) -> None:
+def test_registry_runs_and_data_are_queryable(quickstart: tuple[Path, str], cli: Any) -> None:
     ws, _ = quickstart
-    models = json.loads(mlcycle(ws, "models", "show", "bike-demand", "--json").stdout)
+    models = json.loads(cli(ws, "models", "show", "bike-demand", "--json").stdout)
     assert models["versions"][-1]["version"] == 1
     moves = [e for e in models["audit"] if e["action"] == "set_alias"]
     assert moves[-1]["to_version"] == 1 and moves[-1]["alias"] == "production"
     assert any(e["actor"] == "mlcycle-loop" and "gate" in e["evidence"] for e in moves)
-    runs = json.loads(mlcycle(ws, "runs", "list", "--json", "--limit", "200").stdout)
+    runs = json.loads(cli(ws, "runs", "list", "--json", "--limit", "200").stdout)
     trials = [r for r in runs if r["tags"].get("mlcycle.kind") == "trial"]
     assert len(trials) == 2
     assert all("family" in r["params"] and "val_mae" in r["metrics"] for r in trials)
     automl = next(r for r in runs if r["name"] == "automl")
     assert automl["datasets"] == ["hour@v1"]
     assert all(r["parent_id"] == automl["id"] for r in trials)
-    data = json.loads(mlcycle(ws, "data", "list", "--json").stdout)
+    data = json.loads(cli(ws, "data", "list", "--json").stdout)
     assert data[0]["rows"] == 17379
 
 
