@@ -70,6 +70,12 @@ def cli() -> Cli:
     return _run_cli
 
 
+@pytest.fixture(scope="session")
+def make_bike_config() -> Callable[..., Config]:
+    """:func:`bike_config` for test modules (conftest is not importable under importlib mode)."""
+    return bike_config
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Iterator[Workspace]:
     """An empty workspace on SQLite in a temp folder."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,26 +19,6 @@ from mlcycle.core import (
     load_config,
     parse_config,
 )
-from mlcycle.data import BIKE_SHARING_CSV
-
-BIKE_DATA: dict[str, object] = {
-    "path": str(BIKE_SHARING_CSV),
-    "target": "cnt",
-    "time_column": "dteday",
-    "numeric": ["hr", "temp", "atemp", "hum", "windspeed"],
-    "categorical": ["season", "yr", "mnth", "holiday", "weekday", "workingday", "weathersit"],
-}
-
-
-def bike_config(**overrides: object) -> Config:
-    """A config like the quickstart's (tests/conftest.py is not importable under plain pytest)."""
-    raw: dict[str, object] = {
-        "model_name": "bike-demand",
-        "data": BIKE_DATA,
-        "automl": {"trials": 2},
-    }
-    raw.update(overrides)
-    return parse_config(raw)
 
 
 def test_typo_key_names_its_path() -> None:
@@ -64,14 +45,14 @@ def test_config_error_is_an_input_error() -> None:
         parse_config({"drift": {"share": 1.5}})
 
 
-def test_target_listed_as_feature_is_rejected() -> None:
-    data = {**BIKE_DATA, "numeric": ["hr", "cnt"]}
+def test_target_listed_as_feature_is_rejected(make_bike_config: Callable[..., Config]) -> None:
+    data = {**make_bike_config().require_data().model_dump(), "numeric": ["hr", "cnt"]}
     with pytest.raises(ConfigError, match="'cnt' is also listed as a feature"):
         parse_config({"data": data})
 
 
-def test_parsed_config_has_values_and_features() -> None:
-    cfg = bike_config()
+def test_parsed_config_has_values_and_features(make_bike_config: Callable[..., Config]) -> None:
+    cfg = make_bike_config()
     assert cfg.automl.trials == 2
     assert cfg.loop.margin == 0.02  # default kept
     data = cfg.require_data()
@@ -167,8 +148,8 @@ def test_empty_yaml_file_gives_defaults(tmp_path: Path) -> None:
     assert load_config(tmp_path, env={}) == Config()
 
 
-def test_dump_config_round_trips_bike_config() -> None:
-    cfg = bike_config(db_url="sqlite:///x.db", automl={"trials": 3, "families": ["hgb"]})
+def test_dump_config_round_trips_bike_config(make_bike_config: Callable[..., Config]) -> None:
+    cfg = make_bike_config(db_url="sqlite:///x.db", automl={"trials": 3, "families": ["hgb"]})
     text = dump_config(cfg)
     assert parse_config(yaml.safe_load(text)) == cfg
 
@@ -179,8 +160,8 @@ def test_dump_config_leaves_out_defaults() -> None:
     assert dumped == {"loop": {"margin": 0.1}}
 
 
-def test_dump_then_load_from_file(tmp_path: Path) -> None:
-    cfg = bike_config(drift={"psi_threshold": None, "features": ["temp"]})
+def test_dump_then_load_from_file(tmp_path: Path, make_bike_config: Callable[..., Config]) -> None:
+    cfg = make_bike_config(drift={"psi_threshold": None, "features": ["temp"]})
     _write(tmp_path, dump_config(cfg))
     assert load_config(tmp_path, env={}) == cfg
 

@@ -14,6 +14,7 @@ from mlcycle.pipeline import (
     evaluate,
     features_and_target,
     in_time_order,
+    primary_metric,
     search,
     train_candidate,
     train_initial_model,
@@ -63,7 +64,7 @@ def test_search_tracks_trials_as_child_runs(workspace: Workspace, slice_2011: pd
     assert set(result.holdout) == {"mae", "rmse"}
     assert result.trials == 2
     assert result.train_rows == round(1200 * (1 - CONFIG.automl.holdout_fraction))
-    assert result.primary == "mae"
+    assert primary_metric(CONFIG) == "mae"
 
 
 def test_initial_model_and_candidate(

@@ -157,11 +157,11 @@ def run_loop(
     path = Path(data.path) if os.path.isabs(data.path) else root / data.path
     with Workspace(root, config) as ws:
         observer = observer_factory(primary_metric(config))
-        dataset = snapshot(ws, path)
+        frame = read_table(path)
+        dataset = snapshot(ws, path, frame=frame)
         observer.stage(
             f"Dataset {dataset.ref}: {dataset.rows:,} rows, BLAKE3 {dataset.object_id[:12]}"
         )
-        frame = read_table(path)
         report = validate(frame, data)
         report.raise_for_errors(str(path))
         for check in report.warnings:

@@ -63,7 +63,13 @@ def _record(row: DatasetVersionRow) -> DatasetVersion:
     )
 
 
-def snapshot(ws: Workspace, path: str | Path, name: str | None = None) -> DatasetVersion:
+def snapshot(
+    ws: Workspace,
+    path: str | Path,
+    name: str | None = None,
+    *,
+    frame: pd.DataFrame | None = None,
+) -> DatasetVersion:
     """Snapshot a CSV or Parquet file as a dataset version.
 
     Stores the bytes in the object store (BLAKE3 content address) and
@@ -73,12 +79,14 @@ def snapshot(ws: Workspace, path: str | Path, name: str | None = None) -> Datase
         ws: the workspace.
         path: the file to snapshot.
         name: dataset name; defaults to the file name without suffix.
+        frame: the file's contents if the caller has read them already
+            (saves a second parse; the bytes are hashed from the file either way).
 
     Raises:
         DataError: if the file is missing, empty or unreadable.
     """
     p = Path(path)
-    frame = read_table(p)
+    frame = read_table(p) if frame is None else frame
     dataset = name or p.stem
     oid = ws.objects.put_file(p)
     existing = _find(ws, dataset, oid)

@@ -13,6 +13,8 @@ Kind = Literal["numeric", "categorical", "datetime", "text"]
 
 #: An integer column with at most this many distinct values is treated as categorical.
 MAX_CATEGORICAL_INTEGERS = 12
+#: Rows on which column pairs are screened for summing to the target.
+_LEAK_SCREEN_ROWS = 10_000
 #: A text column with more distinct values than this share of rows is free text or an id.
 MAX_CATEGORY_SHARE = 0.5
 
@@ -113,16 +115,24 @@ def _alone_predicts(values: pd.Series, target: pd.Series) -> bool:
 
 
 def _sum_leaks(frame: pd.DataFrame, target: str, candidates: Sequence[str]) -> tuple[str, ...]:
-    """Return a pair of numeric columns that sums to the target on every row, if any."""
-    y = frame[target]
-    if not pd.api.types.is_numeric_dtype(y):
+    """Return a pair of numeric columns that sums to the target on every row, if any.
+
+    Pairs are screened on the first rows and only a pair that passes there is
+    checked on all rows, so wide, long files cost one pass per surviving pair.
+    """
+    if not pd.api.types.is_numeric_dtype(frame[target]):
         return ()
+    head = frame.head(_LEAK_SCREEN_ROWS)
     for i, a in enumerate(candidates):
         for b in candidates[i + 1 :]:
-            total = frame[a] + frame[b]
-            if np.allclose(total.to_numpy(float), y.to_numpy(float), equal_nan=False):
+            if _sums_to(head, a, b, target) and _sums_to(frame, a, b, target):
                 return (a, b)
     return ()
+
+
+def _sums_to(frame: pd.DataFrame, a: str, b: str, target: str) -> bool:
+    total = (frame[a] + frame[b]).to_numpy(float)
+    return bool(np.allclose(total, frame[target].to_numpy(float), equal_nan=False))
 
 
 def propose_features(

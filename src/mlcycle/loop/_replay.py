@@ -263,7 +263,10 @@ def run_replay(
     obs.stage(f"AutoML on {len(train_frame):,} rows ({config.automl.trials} trials)")
     trained = train_initial_model(ws, config, train_frame, dataset, on_trial=obs.trial)
     train_xy = features_and_target(train_frame, config.require_data())
-    loop = _Loop(ws, config, dataset, Production.initial(trained, train_xy), trained.model)
+    loop_metric = primary_metric(config)
+    loop = _Loop(
+        ws, config, dataset, Production.initial(trained, train_xy, loop_metric), trained.model
+    )
     loop.history.append(train_frame)
     windows = replay_windows(replay_frame, config)[:max_windows]
     obs.stage(f"Serving v{trained.version.version}; replaying {len(windows)} windows over HTTP")

@@ -35,7 +35,7 @@ class Production:
     reference_metric: float
 
     @classmethod
-    def initial(cls, trained: Trained, train: Xy) -> Production:
+    def initial(cls, trained: Trained, train: Xy, metric: str) -> Production:
         """The first model, fresh from AutoML (`trained.result` must be set).
 
         Raises:
@@ -52,7 +52,7 @@ class Production:
             _classes(trained.model),
             train.X,
             trained.model.predict(train.X),
-            result.holdout[result.primary],
+            result.holdout[metric],
         )
 
     def replaced(self, cand: Trained, train: Xy, metric: float) -> Production:

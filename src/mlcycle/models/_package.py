@@ -26,7 +26,7 @@ import yaml
 
 from mlcycle.core import InputError, IntegrityError, Task, atomic_write_text, new_id, now
 from mlcycle.models._signature import Signature
-from mlcycle.store import ObjectStore, copy_tree_atomic
+from mlcycle.store import ObjectStore, move_into_place
 
 FORMAT = "mlcycle-model/1"
 MODEL_YAML = "model.yaml"
@@ -104,7 +104,7 @@ def save_package(model: Any, meta: ModelMeta, folder: Path) -> Path:
     tmp.mkdir(parents=True)
     skops.io.dump(model, tmp / MODEL_FILE)
     atomic_write_text(tmp / MODEL_YAML, yaml.safe_dump(meta.to_dict(), sort_keys=False))
-    return copy_tree_atomic(tmp, folder)
+    return move_into_place(tmp, folder)
 
 
 class LoadedModel:
@@ -182,6 +182,6 @@ def fetch_package(objects: ObjectStore, package_id: str, cache: Path) -> Path:
     try:
         for name, oid in manifest["files"].items():
             objects.get_file(oid, tmp / name)
-        return copy_tree_atomic(tmp, target)
+        return move_into_place(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

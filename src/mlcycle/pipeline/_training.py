@@ -91,11 +91,6 @@ class TrainResult:
     train_rows: int
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def primary(self) -> str:
-        """Name of the primary (lower-is-better) metric."""
-        return "mae" if "mae" in self.holdout else "log_loss"
-
 
 TrialCallback = Callable[[int, int, str, float], None]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlcycle.store import schema
 from mlcycle.store._db import Database, alembic_config, upgrade_to_head
-from mlcycle.store._objects import ObjectStore, copy_tree_atomic
+from mlcycle.store._objects import ObjectStore, move_into_place
 from mlcycle.store._workspace import STATE_DIR, Workspace
 
 __all__ = [
@@ -13,7 +13,7 @@ __all__ = [
     "ObjectStore",
     "Workspace",
     "alembic_config",
-    "copy_tree_atomic",
+    "move_into_place",
     "schema",
     "upgrade_to_head",
 ]

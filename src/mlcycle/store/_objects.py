@@ -108,7 +108,7 @@ class ObjectStore:
         return target
 
 
-def copy_tree_atomic(src: Path, dest: Path) -> Path:
+def move_into_place(src: Path, dest: Path) -> Path:
     """Move the folder `src` to `dest` unless `dest` already exists (then drop `src`)."""
     try:
         os.rename(src, dest)
