@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from mlcycle.core import Config, ConfigError, MlcycleError
 from mlcycle.store import Database, Workspace, alembic_config, upgrade_to_head
+from mlcycle.store._db import VERSION_TABLE
 from mlcycle.store.schema import Base, ExperimentRow
 
 ORM_TABLES = set(Base.metadata.tables)
@@ -35,12 +36,12 @@ def test_orm_tables_cover_the_design() -> None:
     assert {
         "experiments", "runs", "params", "metrics", "tags", "artifacts", "dataset_versions",
         "run_inputs", "registered_models", "model_versions", "aliases", "audit_events",
-        "inference_log", "labels", "alerts",
+        "inference_log", "labels", "alerts", "run_lineage",
     } == ORM_TABLES  # fmt: skip
 
 
 def test_migrations_to_head_create_all_tables(any_workspace: Workspace) -> None:
-    assert set(any_workspace.db.table_names()) == ORM_TABLES | {"alembic_version"}
+    assert set(any_workspace.db.table_names()) == ORM_TABLES | {VERSION_TABLE}
 
 
 def test_upgrade_empty_database_matches_orm_models(empty_db_url: str) -> None:
@@ -49,7 +50,9 @@ def test_upgrade_empty_database_matches_orm_models(empty_db_url: str) -> None:
         assert inspect(engine).get_table_names() == []
         upgrade_to_head(engine)
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "version_table": VERSION_TABLE}
+            )
             assert context.get_current_revision() == _head(engine)
             diff = compare_metadata(context, Base.metadata)
         assert diff == []
@@ -63,7 +66,7 @@ def test_upgrade_to_head_is_idempotent(empty_db_url: str) -> None:
         upgrade_to_head(engine)
         upgrade_to_head(engine)
         with engine.connect() as conn:
-            versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+            versions = conn.execute(text("SELECT version_num FROM mlcycle_alembic_version")).all()
         assert [v[0] for v in versions] == [_head(engine)]
     finally:
         engine.dispose()
@@ -75,11 +78,11 @@ def test_open_same_workspace_twice(any_workspace: Workspace) -> None:
     # A second handle on the same root and config, while the first is open.
     with Workspace(any_workspace.root, any_workspace.config) as second:
         assert second.db.url == any_workspace.db.url
-        assert set(second.db.table_names()) == ORM_TABLES | {"alembic_version"}
+        assert set(second.db.table_names()) == ORM_TABLES | {VERSION_TABLE}
         with second.db.session() as s:
             assert s.scalars(select(ExperimentRow.name)).all() == ["exp"]
         with second.db.engine.connect() as conn:
-            rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+            rows = conn.execute(text("SELECT version_num FROM mlcycle_alembic_version")).all()
         assert [r[0] for r in rows] == [_head(second.db.engine)]
     # The first handle still works after the second closed.
     with any_workspace.db.session() as s:
@@ -124,3 +127,42 @@ def test_unreachable_server_is_mlcycle_error_not_config_error() -> None:
     with pytest.raises(MlcycleError, match="cannot open database") as info:
         Database(url)
     assert not isinstance(info.value, ConfigError)
+
+
+def test_workspace_from_revision_0001_upgrades_and_keeps_rows(empty_db_url: str) -> None:
+    """A database made by the first release (Alembic's default version table,
+    revision 0001) moves to the mlcycle version table and gains the new columns."""
+    engine = create_engine(empty_db_url)
+    try:
+        _upgrade_with_default_version_table(alembic_config(engine), "0001")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO dataset_versions (dataset, version, object_id, source, size, rows, "
+                "schema, created_at) VALUES ('hour', 1, :oid, 'hour.csv', 10, 3, '{}', 1.0)"
+            ), {"oid": "a" * 64})  # fmt: skip
+        upgrade_to_head(engine)
+        tables = set(inspect(engine).get_table_names())
+        assert VERSION_TABLE in tables and "alembic_version" not in tables
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT kind, files, rows FROM dataset_versions")).one()
+        assert tuple(row) == ("file", 1, 3)
+    finally:
+        engine.dispose()
+
+
+def _upgrade_with_default_version_table(cfg: object, revision: str) -> None:
+    """Run the migrations up to `revision` recording them in `alembic_version`,
+    as the first release did."""
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.script import ScriptDirectory as Scripts
+
+    script = Scripts.from_config(cfg)  # type: ignore[arg-type]
+    engine = cfg.attributes["engine"]  # type: ignore[attr-defined]
+
+    def upgrade(rev, context):  # type: ignore[no-untyped-def]
+        return script._upgrade_revs(revision, rev)
+
+    with EnvironmentContext(cfg, script, fn=upgrade) as env, engine.begin() as conn:  # type: ignore[arg-type]
+        env.configure(connection=conn, target_metadata=Base.metadata,
+                      render_as_batch=conn.dialect.name == "sqlite")  # fmt: skip
+        env.run_migrations()

@@ -26,11 +26,28 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class ColumnExpectation(_Frozen):
+    """What one column of the data must satisfy (checked with pandera).
+
+    `dtype`: `int`, `float`, `str`, `bool` or `datetime` (any width);
+    `minimum`/`maximum`: inclusive bounds; `allowed`: the only values
+    permitted; `unique`: no value repeats; `nullable`: missing values allowed.
+    """
+
+    dtype: Literal["int", "float", "str", "bool", "datetime"] | None = None
+    nullable: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
+    allowed: tuple[str | int | float | bool, ...] | None = None
+    unique: bool = False
+
+
 class DataConfig(_Frozen):
     """Where the data is and what role each column plays.
 
     `path` is a CSV or Parquet file, relative to the workspace folder.
     `numeric` and `categorical` are the model's input features.
+    `expectations` maps column names to what their values must satisfy.
     """
 
     path: str
@@ -39,6 +56,7 @@ class DataConfig(_Frozen):
     time_column: str | None = None
     numeric: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
+    expectations: dict[str, ColumnExpectation] = Field(default_factory=dict)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -128,11 +146,62 @@ class ServingConfig(_Frozen):
     poll_seconds: float = Field(0.5, gt=0.0)
 
 
+LinkKind = Literal["reflink", "hardlink", "symlink", "copy"]
+
+
+class CacheConfig(_Frozen):
+    """How tracked data files are placed back in the workspace from the cache.
+
+    `link` is tried in order per file: `reflink` (copy-on-write clone, where
+    the file system supports it), `hardlink`, `symlink`, `copy`. With hard
+    and symbolic links the workspace file is the read-only cached object.
+    """
+
+    link: tuple[LinkKind, ...] = Field(("reflink", "hardlink", "copy"), min_length=1)
+
+
+class StageConfig(_Frozen):
+    """A shell stage of the pipeline (the `stages` section, as in `dvc.yaml`).
+
+    `cmd` runs in the workspace folder with `${name}` replaced by each of
+    `params`; `deps` and `outs` are paths relative to the workspace;
+    `metrics` are JSON or YAML files of `name: number` the stage writes;
+    `after` names steps that must run first without a file between them.
+    """
+
+    cmd: str
+    deps: tuple[str, ...] = ()
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    outs: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    cpus: float = Field(1.0, ge=0.0)
+    gpus: float = Field(0.0, ge=0.0)
+    memory: int | None = Field(None, ge=0)
+
+
+class PipelineConfig(_Frozen):
+    """Where Python steps are defined and how steps execute.
+
+    `module`: a Python file (relative to the workspace) whose `@mlcycle.step`
+    functions join the `stages`; `executor`: `local` (independent steps in
+    parallel processes, at most `max_workers`) or `ray` (`address` of the
+    cluster; `auto` finds a running one).
+    """
+
+    module: str | None = None
+    executor: Literal["local", "ray"] = "local"
+    address: str | None = None
+    max_workers: int | None = Field(None, ge=1)
+
+
 class Config(_Frozen):
     """The whole of `mlcycle.yaml`.
 
     `db_url` is any SQLAlchemy URL (default: SQLite file in `.mlcycle/`);
     `objects_url` any fsspec URL (default: `.mlcycle/objects`).
+    `remotes` maps remote names to fsspec URLs for `mlcycle data push/pull`;
+    `default_remote` names the one used when none is given.
     """
 
     model_name: str = "model"
@@ -146,6 +215,11 @@ class Config(_Frozen):
     loop: LoopConfig = LoopConfig()
     alerts: AlertsConfig = AlertsConfig()
     serving: ServingConfig = ServingConfig()
+    cache: CacheConfig = CacheConfig()
+    remotes: dict[str, str] = Field(default_factory=dict)
+    default_remote: str | None = None
+    stages: dict[str, StageConfig] = Field(default_factory=dict)
+    pipeline: PipelineConfig = PipelineConfig()
 
     def require_data(self) -> DataConfig:
         """Return the `data` section.
@@ -164,6 +238,8 @@ class Config(_Frozen):
     def _features_exist(self) -> Config:
         if self.data is not None and self.data.target in self.data.features:
             raise ValueError(f"target {self.data.target!r} is also listed as a feature")
+        if self.default_remote is not None and self.default_remote not in self.remotes:
+            raise ValueError(f"default_remote {self.default_remote!r} is not in 'remotes'")
         return self
 
 

@@ -9,12 +9,16 @@ are failures of the work itself (exit code 1, HTTP 5xx)::
     ├── InputError(ValueError)         exit 2, HTTP 400: bad input named in the message
     │   ├── ConfigError                    mlcycle.yaml or an option is invalid
     │   ├── DataError                      a file, a column or a value is unusable
+    │   │   └── ExpectationsFailed             data breaks its declared expectations
+    │   ├── PipelineError                  a cycle, a missing input, a bad step
     │   └── SignatureError                 model input does not match its signature
     ├── NotFound(KeyError)             exit 2, HTTP 404
     │   ├── RunNotFound
     │   ├── ModelNotFound                  unknown model, version or alias
     │   └── DatasetNotFound
     ├── IntegrityError                 exit 1: stored bytes do not match their hash
+    ├── RemoteError                    exit 1: a data remote failed mid-transfer
+    ├── StepFailed                     exit 1: a pipeline step raised or exited non-zero
     └── ServingError                   exit 1: the model server failed to start or answer
 """
 
@@ -47,6 +51,23 @@ class DataError(InputError):
     """A data file, column or value that cannot be used."""
 
 
+class ExpectationsFailed(DataError):
+    """Data that breaks its declared expectations.
+
+    Attributes:
+        failures: one dict per failed check: `column`, `check`, `failure_case`
+            (the offending value) and `index` (its row), as pandera reports them.
+    """
+
+    def __init__(self, message: str, failures: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.failures = failures
+
+
+class PipelineError(InputError):
+    """A pipeline that cannot run as declared: a cycle, a missing input, a bad step."""
+
+
 class SignatureError(InputError):
     """Model input that does not match the model's signature."""
 
@@ -76,3 +97,11 @@ class IntegrityError(MlcycleError):
 
 class ServingError(MlcycleError):
     """The model server failed to start or to answer."""
+
+
+class RemoteError(MlcycleError):
+    """A data remote could not be reached or failed mid-transfer; rerun to resume."""
+
+
+class StepFailed(MlcycleError):
+    """A pipeline step raised an exception or its command exited non-zero."""

@@ -12,13 +12,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlcycle.core import ConfigError, MlcycleError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Alembic's version table for mlcycle's schema. Not the default `alembic_version`:
+#: Optuna's RDB storage keeps its own migrations in that name, in the same database.
+VERSION_TABLE = "mlcycle_alembic_version"
+_FIRST_REVISION = "0001"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -51,16 +55,29 @@ def alembic_config(engine: Engine) -> Any:
     return cfg
 
 
+def _adopt_legacy_version_table(engine: Engine) -> None:
+    """Rename the `alembic_version` table of a workspace made before revision 0002."""
+    tables = inspect(engine).get_table_names()
+    if "alembic_version" not in tables or VERSION_TABLE in tables or "runs" not in tables:
+        return
+    with engine.begin() as conn:
+        revisions = {r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))}
+        if revisions == {_FIRST_REVISION}:
+            conn.execute(text(f"ALTER TABLE alembic_version RENAME TO {VERSION_TABLE}"))
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Apply every pending Alembic migration to the database behind `engine`."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
+    _adopt_legacy_version_table(engine)
     cfg = alembic_config(engine)
     head = ScriptDirectory.from_config(cfg).get_current_head()
     with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        current = context.get_current_revision()
     if current != head:
         command.upgrade(cfg, "head")
 

@@ -77,9 +77,11 @@ class DatasetVersionRow(Base):
     object_id: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(Integer)
-    rows: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int | None] = mapped_column(Integer)
     schema: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(8), default="file", server_default="file")
+    files: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     __table_args__ = (
         Index("ux_dataset_versions_version", "dataset", "version", unique=True),
         Index("ux_dataset_versions_object", "dataset", "object_id", unique=True),
@@ -93,6 +95,16 @@ class RunInputRow(Base):
         ForeignKey("dataset_versions.id"), primary_key=True
     )
     role: Mapped[str] = mapped_column(String(64))
+
+
+class RunLineageRow(Base):
+    """An edge of the pipeline DAG as run: `run_id` consumed an output of `upstream_run_id`."""
+
+    __tablename__ = "run_lineage"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    upstream_run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.id"), primary_key=True, index=True
+    )
 
 
 class RegisteredModelRow(Base):
