@@ -25,8 +25,10 @@ from mlcycle.store.schema import DatasetVersionRow
 class DatasetVersion:
     """A frozen record of one dataset version.
 
-    `object_id` is the BLAKE3 hex digest of the file's bytes; `size` is in
-    bytes; `schema` maps column name to its inferred description.
+    `object_id` is the BLAKE3 hex digest of the file's bytes (of the
+    manifest for a folder); `size` is in bytes; `rows` is known for tabular
+    files only; `schema` maps column name to its inferred description;
+    `kind` is `file` or `dir`; `files` counts the files.
     """
 
     id: int
@@ -35,9 +37,11 @@ class DatasetVersion:
     object_id: str
     source: str
     size: int
-    rows: int
+    rows: int | None
     schema: dict[str, Any]
     created_at: float
+    kind: str = "file"
+    files: int = 1
 
     @property
     def ref(self) -> str:
@@ -60,6 +64,8 @@ def _record(row: DatasetVersionRow) -> DatasetVersion:
         row.rows,
         row.schema,
         row.created_at,
+        row.kind,
+        row.files,
     )
 
 
