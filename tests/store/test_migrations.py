@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from mlcycle.core import Config, ConfigError, MlcycleError
 from mlcycle.store import Database, Workspace, alembic_config, upgrade_to_head
-from mlcycle.store._db import VERSION_TABLE
+from mlcycle.store._db import HEAD_REVISION, VERSION_TABLE
 from mlcycle.store.schema import Base, ExperimentRow
 
 ORM_TABLES = set(Base.metadata.tables)
@@ -30,6 +30,11 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 def _head(engine) -> str:  # type: ignore[no-untyped-def]
     return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def test_head_revision_constant_is_alembic_head(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    assert _head(engine) == HEAD_REVISION
 
 
 def test_orm_tables_cover_the_design() -> None:
@@ -98,11 +103,14 @@ def test_session_rolls_back_on_error(any_workspace: Workspace) -> None:
         assert s.get(ExperimentRow, "f" * 32) is None
 
 
-def test_workspace_layout(workspace: Workspace) -> None:
+def test_workspace_layout(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws")
     assert workspace.state_dir == workspace.root / ".mlcycle"
-    assert (workspace.state_dir / "mlcycle.db").is_file()
     assert (workspace.state_dir / "objects").is_dir()
+    assert not (workspace.state_dir / "mlcycle.db").exists()  # opened on first use
     assert workspace.db.url.startswith("sqlite:///")
+    assert (workspace.state_dir / "mlcycle.db").is_file()
+    workspace.close()
 
 
 def test_sqlite_runs_in_wal_mode(workspace: Workspace) -> None:
@@ -118,7 +126,7 @@ def test_bad_db_url_is_config_error(tmp_path: Path, url: str) -> None:
     with pytest.raises(ConfigError, match="database URL"):
         Database(url)
     with pytest.raises(ConfigError):
-        Workspace(tmp_path / "ws", Config(db_url=url))
+        _ = Workspace(tmp_path / "ws", Config(db_url=url)).db
 
 
 def test_unreachable_server_is_mlcycle_error_not_config_error() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from mlcycle.core import CONFIG_FILE, Config
@@ -28,9 +29,16 @@ class Workspace:
         self.root = root.resolve()
         self.config = config or Config()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        db_url = self.config.db_url or f"sqlite:///{self.state_dir / 'mlcycle.db'}"
-        self.db = Database(db_url)
         self.objects = ObjectStore(self.config.objects_url or str(self.state_dir / "objects"))
+
+    @cached_property
+    def db(self) -> Database:
+        """The metadata database, opened (and migrated) on first use.
+
+        Lazy so that commands which only hash files or read the object
+        store (`data status`, a no-op `run`) never pay for SQLAlchemy.
+        """
+        return Database(self.config.db_url or f"sqlite:///{self.state_dir / 'mlcycle.db'}")
 
     @property
     def state_dir(self) -> Path:
@@ -48,8 +56,9 @@ class Workspace:
         return self.root / "reports"
 
     def close(self) -> None:
-        """Release database connections."""
-        self.db.close()
+        """Release database connections (if the database was opened)."""
+        if "db" in self.__dict__:
+            self.db.close()
 
     def __enter__(self) -> Workspace:
         return self
