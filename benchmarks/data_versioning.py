@@ -1,0 +1,207 @@
+"""Data versioning and pipeline caching: DVC and mlcycle side by side, same data, one run.
+
+Measures wall time of whole CLI commands (start-up included, as a user
+sees them), the median of `--repeat` runs, page cache warm:
+
+1. add one file of `--big-mib` MiB (default 1024), with copies and with links;
+2. add a folder of `--files` files of 256 KiB (default 2,000), copies and links;
+3. status with nothing changed;
+4. change one file of the folder and re-add it;
+5. a no-op run of a 10-stage pipeline (`dvc repro` vs `mlcycle run`);
+and the raw read + BLAKE3 rate of the same bytes in this process (the limit).
+
+Usage: python benchmarks/data_versioning.py [--big-mib 1024] [--files 2000] [--repeat 3]
+Needs `dvc` on PATH (`pip install dvc`) and `mlcycle` installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import blake3
+
+KIB = 1024
+MIB = 1024 * KIB
+TOOLS = ("dvc", "mlcycle")
+LINKS = {"copy": (["copy"], "copy"), "links": (["reflink", "hardlink", "copy"], "reflink,hardlink")}
+
+
+def sh(args: list[str], cwd: Path) -> float:
+    """Run a command in `cwd`; return its wall time in seconds; fail loudly."""
+    start = time.perf_counter()
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{proc.stdout}\n{proc.stderr}")
+    return elapsed
+
+
+def write_random(path: Path, size: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        for _ in range(size // (64 * MIB)):
+            f.write(os.urandom(64 * MIB))
+        f.write(os.urandom(size % (64 * MIB)))
+
+
+def make_folder(path: Path, files: int) -> None:
+    for i in range(files):
+        write_random(path / f"part-{i // 100:03d}" / f"f{i:05d}.bin", 256 * KIB)
+
+
+def warm(path: Path) -> None:
+    """Read every byte once so both tools start with the page cache warm."""
+    for p in [path] if path.is_file() else sorted(path.rglob("*")):
+        if p.is_file():
+            with open(p, "rb") as f:
+                while f.read(16 * MIB):
+                    pass
+
+
+def init_dvc(ws: Path, link: str) -> None:
+    ws.mkdir(parents=True)
+    sh(["dvc", "init", "--no-scm", "-q"], ws)
+    sh(["dvc", "config", "cache.type", link], ws)
+    sh(["dvc", "config", "core.analytics", "false"], ws)
+
+
+def init_mlcycle(ws: Path, links: list[str]) -> None:
+    ws.mkdir(parents=True)
+    (ws / "mlcycle.yaml").write_text(f"cache:\n  link: [{', '.join(links)}]\n")
+
+
+def fresh(root: Path, name: str, data: Path, tool: str, mode: str) -> Path:
+    """A new workspace for `tool` holding a copy of `data` (copied outside the timing)."""
+    ws = root / f"{tool}-{mode}-{name}-{time.monotonic_ns()}"
+    mlc_links, dvc_link = LINKS[mode]
+    init_dvc(ws, dvc_link) if tool == "dvc" else init_mlcycle(ws, mlc_links)
+    target = ws / data.name
+    shutil.copytree(data, target) if data.is_dir() else shutil.copyfile(data, target)
+    warm(target)
+    return ws
+
+
+def add_cmd(tool: str, name: str) -> list[str]:
+    return ["dvc", "add", "-q", name] if tool == "dvc" else ["mlcycle", "data", "add", name]
+
+
+def time_add(root: Path, data: Path, tool: str, mode: str, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        ws = fresh(root, data.name, data, tool, mode)
+        times.append(sh(add_cmd(tool, data.name), ws))
+        shutil.rmtree(ws, ignore_errors=True) if mode == "copy" else _rm_readonly(ws)
+    return statistics.median(times)
+
+
+def _rm_readonly(ws: Path) -> None:
+    subprocess.run(["chmod", "-R", "u+w", str(ws)], check=False)
+    shutil.rmtree(ws, ignore_errors=True)
+
+
+def time_status_and_readd(root: Path, data: Path, tool: str, repeat: int) -> tuple[float, float]:
+    ws = fresh(root, data.name, data, tool, "copy")
+    sh(add_cmd(tool, data.name), ws)
+    status = ["dvc", "status"] if tool == "dvc" else ["mlcycle", "data", "status"]
+    sh(status, ws)  # first call warms both tools' own caches
+    status_time = statistics.median(sh(status, ws) for _ in range(repeat))
+    readd = []
+    for i in range(repeat):
+        victim = next((ws / data.name).rglob("*.bin"))
+        victim.write_bytes(os.urandom(256 * KIB) + bytes([i]))
+        readd.append(sh(add_cmd(tool, data.name), ws))
+    shutil.rmtree(ws, ignore_errors=True)
+    return status_time, statistics.median(readd)
+
+
+STAGE_CMD = 'python -c "import shutil,sys; shutil.copyfile(sys.argv[1], sys.argv[2])" {i} {o}'
+
+
+def pipeline_ws(root: Path, tool: str, steps: int) -> Path:
+    ws = root / f"{tool}-pipeline"
+    init_dvc(ws, "copy") if tool == "dvc" else init_mlcycle(ws, ["copy"])
+    (ws / "s0.txt").write_text("seed\n")
+    lines = ["stages:"]
+    for i in range(steps):
+        src, out = f"s{i}.txt", f"s{i + 1}.txt"
+        lines += [
+            f"  step{i}:",
+            f"    cmd: {STAGE_CMD.format(i=src, o=out)!r}",
+            f"    deps: [{src}]",
+            f"    outs: [{out}]",
+        ]
+    text = "\n".join(lines) + "\n"
+    target = ws / ("dvc.yaml" if tool == "dvc" else "mlcycle.yaml")
+    mode = "w" if tool == "dvc" else "a"
+    with open(target, mode) as f:
+        f.write(text)
+    return ws
+
+
+def time_noop_run(root: Path, tool: str, steps: int, repeat: int) -> float:
+    ws = pipeline_ws(root, tool, steps)
+    cmd = ["dvc", "repro", "-q"] if tool == "dvc" else ["mlcycle", "run"]
+    sh(cmd, ws)  # runs all stages once
+    sh(cmd, ws)
+    return statistics.median(sh(cmd, ws) for _ in range(repeat))
+
+
+def raw_rate(path: Path) -> tuple[float, float]:
+    """Seconds to read `path` once and to BLAKE3 it (multithreaded, mmap), warm cache."""
+    start = time.perf_counter()
+    warm(path)
+    read = time.perf_counter() - start
+    start = time.perf_counter()
+    blake3.blake3(max_threads=blake3.blake3.AUTO).update_mmap(str(path)).hexdigest()
+    return read, time.perf_counter() - start
+
+
+def row(label: str, dvc: float, mlc: float) -> None:
+    print(f"| {label} | {dvc:.3f} | {mlc:.3f} | {dvc / mlc:.1f}x |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big-mib", type=int, default=1024)
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10)
+    args = parser.parse_args()
+    dvc_version = subprocess.run(["dvc", "--version"], capture_output=True, text=True).stdout
+    print(f"# {platform.node()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"DVC {dvc_version.strip()}, {time.strftime('%Y-%m-%d')}")  # fmt: skip
+    root = Path(tempfile.mkdtemp(prefix="bench-dv-", dir=os.environ.get("BENCH_DIR")))
+    try:
+        big, folder = root / "data" / "big.bin", root / "data" / "folder"
+        write_random(big, args.big_mib * MIB)
+        make_folder(folder, args.files)
+        read_s, hash_s = raw_rate(big)
+        print(f"raw read {args.big_mib} MiB: {read_s:.3f} s; BLAKE3 (threads, mmap): "
+              f"{hash_s:.3f} s = {args.big_mib / hash_s:,.0f} MiB/s\n")  # fmt: skip
+        print("| operation | DVC s | mlcycle s | speed-up |\n|---|---|---|---|")
+        cases = [(big, "1 file of", args.big_mib, "MiB"), (folder, f"{args.files} files of", 256, "KiB")]
+        for data, what, size, unit in cases:
+            for mode in ("copy", "links"):
+                label = f"add {what} {size} {unit}, {mode}"
+                row(label, *(time_add(root, data, t, mode, args.repeat) for t in TOOLS))
+        (dvc_status, dvc_readd), (mlc_status, mlc_readd) = (
+            time_status_and_readd(root, folder, t, args.repeat) for t in TOOLS
+        )
+        row("status, nothing changed", dvc_status, mlc_status)
+        row("change 1 file of the folder, re-add", dvc_readd, mlc_readd)
+        noop = (time_noop_run(root, t, args.steps, args.repeat) for t in TOOLS)
+        row(f"no-op run of {args.steps} stages", *noop)
+    finally:
+        _rm_readonly(root)
+
+
+if __name__ == "__main__":
+    main()
