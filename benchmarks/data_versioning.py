@@ -187,7 +187,10 @@ def main() -> None:
         print(f"raw read {args.big_mib} MiB: {read_s:.3f} s; BLAKE3 (threads, mmap): "
               f"{hash_s:.3f} s = {args.big_mib / hash_s:,.0f} MiB/s\n")  # fmt: skip
         print("| operation | DVC s | mlcycle s | speed-up |\n|---|---|---|---|")
-        cases = [(big, "1 file of", args.big_mib, "MiB"), (folder, f"{args.files} files of", 256, "KiB")]
+        cases = [
+            (big, "1 file of", args.big_mib, "MiB"),
+            (folder, f"{args.files} files of", 256, "KiB"),
+        ]
         for data, what, size, unit in cases:
             for mode in ("copy", "links"):
                 label = f"add {what} {size} {unit}, {mode}"
