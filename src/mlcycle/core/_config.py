@@ -17,8 +17,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlcycle.core._errors import ConfigError
+from mlcycle.core._paths import CONFIG_FILE
 
-CONFIG_FILE = "mlcycle.yaml"
 Task = Literal["regression", "classification"]
 
 

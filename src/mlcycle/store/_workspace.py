@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mlcycle.core import CONFIG_FILE, Config
-from mlcycle.store._db import Database
+from mlcycle.core import CONFIG_FILE
 from mlcycle.store._objects import ObjectStore
+
+if TYPE_CHECKING:
+    from mlcycle.core import Config
+    from mlcycle.store._db import Database
 
 STATE_DIR = ".mlcycle"
 
@@ -26,8 +30,12 @@ class Workspace:
     """
 
     def __init__(self, root: Path, config: Config | None = None) -> None:
+        if config is None:
+            from mlcycle.core import Config
+
+            config = Config()
         self.root = root.resolve()
-        self.config = config or Config()
+        self.config = config
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.objects = ObjectStore(self.config.objects_url or str(self.state_dir / "objects"))
 
@@ -38,6 +46,8 @@ class Workspace:
         Lazy so that commands which only hash files or read the object
         store (`data status`, a no-op `run`) never pay for SQLAlchemy.
         """
+        from mlcycle.store._db import Database
+
         return Database(self.config.db_url or f"sqlite:///{self.state_dir / 'mlcycle.db'}")
 
     @property
