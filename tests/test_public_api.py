@@ -27,9 +27,12 @@ def test_public_names_are_pinned() -> None:
             "SignatureError",
             "Workspace",
             "__version__",
+            "current_run",
             "load_model",
             "open_workspace",
+            "pipeline",
             "start_run",
+            "step",
         ]
     )
     for name in mlcycle.__all__:
@@ -41,6 +44,33 @@ def test_import_is_light() -> None:
     code = f"import sys, mlcycle; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_step_and_pipeline_load_lazily_and_light() -> None:
+    heavy = ("sqlalchemy", "pandas", "sklearn", "optuna", "mlcycle.pipeline")
+    code = (
+        "import sys, mlcycle\n"
+        f"before = [m for m in {heavy!r} if m in sys.modules]\n"
+        "@mlcycle.step\ndef one() -> int:\n    return 1\n"
+        "@mlcycle.pipeline\ndef flow() -> None:\n    one()\n"
+        f"after = [m for m in {heavy[:-1]!r} if m in sys.modules]\n"
+        "print(before, after, type(one).__name__, type(flow).__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] [] Step Pipeline"
+
+
+def test_pipeline_is_both_subpackage_and_decorator() -> None:
+    import mlcycle.pipeline._step  # importing a submodule rebinds mlcycle.pipeline
+
+    assert callable(mlcycle.pipeline)
+    assert mlcycle.pipeline.step is mlcycle.step
+
+    @mlcycle.pipeline(name="named")
+    def flow() -> None:
+        pass
+
+    assert flow.name == "named"
 
 
 def test_cli_help_imports_no_heavy_layer() -> None:

@@ -12,6 +12,13 @@ The public Python API. Heavy subpackages load on first use, so
     model = mlcycle.load_model("bike-demand@production")
     model.predict(frame)
 
+    @mlcycle.step
+    def clean(limit: int = 100) -> dict: ...
+
+    @mlcycle.pipeline
+    def train(trials: int = 5) -> None:
+        fit(clean(), trials=trials)
+
 Functions without a `workspace` argument use :func:`open_workspace`'s
 default: `$MLCYCLE_WORKSPACE`, else the current folder.
 """
@@ -21,7 +28,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from mlcycle._facade import load_model, open_workspace, start_run
+from mlcycle._facade import current_run, load_model, open_workspace, start_run
 from mlcycle.core import (
     ConfigError,
     DataError,
@@ -37,14 +44,18 @@ from mlcycle.core import (
 )
 
 if TYPE_CHECKING:
+    from mlcycle import pipeline
+    from mlcycle.pipeline._step import step
     from mlcycle.store import Workspace
 
 __version__ = "0.1.0"
 
-_LAZY = {"Workspace": "mlcycle.store"}
+_LAZY = {"Workspace": "mlcycle.store", "step": "mlcycle.pipeline._step"}
 
 
 def __getattr__(name: str) -> Any:
+    if name == "pipeline":  # the subpackage, callable as the @pipeline decorator
+        return importlib.import_module("mlcycle.pipeline")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'mlcycle' has no attribute {name!r}")
@@ -64,7 +75,10 @@ __all__ = [
     "SignatureError",
     "Workspace",
     "__version__",
+    "current_run",
     "load_model",
     "open_workspace",
+    "pipeline",
     "start_run",
+    "step",
 ]

@@ -45,6 +45,17 @@ def start_run(
     return _start(workspace or open_workspace(), experiment=experiment, name=name, tags=tags)
 
 
+def current_run() -> Run:
+    """The tracked run of the pipeline step executing now, e.g. to log its metrics.
+
+    Raises:
+        PipelineError: if called outside a step run by `mlcycle run`.
+    """
+    from mlcycle.pipeline._context import current_run as _current
+
+    return _current()
+
+
 def load_model(ref: str, *, workspace: Workspace | None = None) -> LoadedModel:
     """Load registered model `NAME@ALIAS`, `NAME@VERSION` or `NAME` (latest).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,21 @@ def test_init_proposes_features_and_warns_about_leaks(tmp_path: Path, cli: Any) 
 
 
 def test_data_add_list_show(tmp_path: Path, cli: Any) -> None:
-    added = json.loads(cli(tmp_path, "data", "add", str(BIKE_SHARING_CSV), "--json").stdout)
-    assert added["ref"] == "hour@v1" and added["rows"] == 17379
-    again = json.loads(cli(tmp_path, "data", "add", str(BIKE_SHARING_CSV), "--json").stdout)
+    shutil.copyfile(BIKE_SHARING_CSV, tmp_path / "hour.csv")
+    [added] = json.loads(cli(tmp_path, "data", "add", "hour.csv", "--json").stdout)
+    assert added["ref"] == "hour.csv@v1" and added["rows"] == 17379
+    [again] = json.loads(cli(tmp_path, "data", "add", "hour.csv", "--json").stdout)
     assert again["id"] == added["id"], "same bytes, same version"
     listed = json.loads(cli(tmp_path, "data", "list", "--json").stdout)
-    assert [v["ref"] for v in listed] == ["hour@v1"]
-    shown = cli(tmp_path, "data", "show", "hour@v1")
+    assert [v["ref"] for v in listed] == ["hour.csv@v1"]
+    shown = cli(tmp_path, "data", "show", "hour.csv@v1")
     assert shown.returncode == 0 and "windspeed" in shown.stdout
+
+
+def test_data_add_outside_the_workspace_is_refused(tmp_path: Path, cli: Any) -> None:
+    out = cli(tmp_path, "data", "add", str(BIKE_SHARING_CSV))
+    assert out.returncode == 2 and "outside the workspace" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_monitor_two_files_writes_json_and_report(tmp_path: Path, cli: Any) -> None:
@@ -75,8 +83,9 @@ def test_monitor_two_files_writes_json_and_report(tmp_path: Path, cli: Any) -> N
 
 
 def test_monitor_accepts_dataset_versions(tmp_path: Path, cli: Any) -> None:
-    assert cli(tmp_path, "data", "add", str(BIKE_SHARING_CSV)).returncode == 0
-    out = cli(tmp_path, "monitor", "--reference", "hour@v1", "--current", "hour@v1")
+    shutil.copyfile(BIKE_SHARING_CSV, tmp_path / "hour.csv")
+    assert cli(tmp_path, "data", "add", "hour.csv").returncode == 0
+    out = cli(tmp_path, "monitor", "--reference", "hour.csv@v1", "--current", "hour.csv@v1")
     assert out.returncode == 0, out.stderr
     assert "no drift" in out.stdout
 

@@ -1,34 +1,168 @@
-"""`mlcycle data ...`: snapshot files as dataset versions and list them."""
+"""`mlcycle data ...`: track files and folders, see what changed, restore versions."""
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlcycle.cli import _context
-from mlcycle.cli._output import console, print_json, table, when
+from mlcycle.cli._output import console, err_console, fmt, print_json, table, when
 
-data_app = typer.Typer(help="Dataset versions: add, list, show.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+data_app = typer.Typer(
+    help="Data versioning: add, status, diff, checkout, log, list, show.", no_args_is_help=True
+)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+class _LateProgress:
+    """A byte counter that shows a progress bar on stderr once work has taken over 1 s."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.bar: Progress | None = None
+        self.task: Any = None
+        self.lock = threading.Lock()
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, nbytes: int) -> None:
+        if not self.enabled:
+            return
+        with self.lock:
+            if self.bar is None and time.monotonic() - self.start > 1.0:
+                from rich.progress import (
+                    DownloadColumn,
+                    Progress,
+                    SpinnerColumn,
+                    TextColumn,
+                    TransferSpeedColumn,
+                )
+
+                columns = (SpinnerColumn(), TextColumn("hashing"), DownloadColumn(),
+                           TransferSpeedColumn())  # fmt: skip
+                self.bar = Progress(*columns, console=err_console, transient=True)
+                self.bar.start()
+                self.task = self.bar.add_task("hashing", total=None)
+            if self.bar is not None:
+                self.bar.advance(self.task, nbytes)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 @data_app.command("add")
 def data_add(
-    path: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
-    name: Annotated[str | None, typer.Option(help="Dataset name [default: file name].")] = None,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders in the workspace.")],
+    name: Annotated[str | None, typer.Option(help="Dataset name (one path only).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Snapshot a file as a dataset version (BLAKE3 content hash, rows, schema)."""
-    from mlcycle.data import snapshot
+    """Track files and folders: cache them, write PATH.mlc for git, record a version."""
+    from mlcycle.data import add_paths
 
-    version = snapshot(_context.open_workspace(), path, name)
+    progress = _LateProgress()
+    try:
+        versions = add_paths(_context.open_workspace(), list(paths), name=name, progress=progress)
+    finally:
+        progress.stop()
     if as_json:
-        print_json(version.to_dict())
+        print_json([v.to_dict() for v in versions])
         return
-    console.print(
-        f"{version.ref}: {version.rows:,} rows, {version.size:,} bytes, blake3 {version.object_id}"
+    for v in versions:
+        rows = f", {v.rows:,} rows" if v.rows is not None else ""
+        what = f"{v.files:,} files, " if v.kind == "dir" else ""
+        console.print(f"{v.ref}: {what}{v.size:,} bytes{rows}, blake3 {v.object_id[:16]}")
+
+
+@data_app.command("status")
+def data_status(
+    paths: Annotated[list[str] | None, typer.Argument(help="Tracked paths [default: all].")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show tracked paths that changed (modified, deleted, not in cache) since their pointer."""
+    from mlcycle.data import status
+    from mlcycle.data._status import format_status
+
+    found = status(_context.open_workspace(), paths or None)
+    if as_json:
+        print_json([s.to_dict() for s in found])
+        return
+    print(format_status(found))
+
+
+@data_app.command("diff")
+def data_diff(
+    a: Annotated[str, typer.Argument(help="PATH@vN, PATH@HASH, or PATH (the workspace).")],
+    b: Annotated[str, typer.Argument(help="PATH@vN, PATH@HASH, or PATH (the workspace).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Files added, removed and modified from A to B; rows and columns for tables."""
+    from mlcycle.data import diff
+
+    result = diff(_context.open_workspace(), a, b)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    rows = [(k, f) for k in ("added", "removed", "modified") for f in getattr(result, k)]
+    table(f"{a} -> {b}: {len(rows)} files changed", ["change", "file"], rows)
+    if result.table is not None:
+        t = result.table
+        console.print(
+            f"rows {t.rows_a:,} -> {t.rows_b:,} (+{t.rows_added:,} -{t.rows_removed:,}); "
+            f"columns added {list(t.columns_added)}, removed {list(t.columns_removed)}"
+        )
+
+
+@data_app.command("checkout")
+def data_checkout(
+    ref: Annotated[str, typer.Argument(help="PATH@vN, PATH@HASH, or PATH (its pointer file).")],
+    force: Annotated[bool, typer.Option(help="Discard changes that are not cached.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Restore a tracked file or folder to a version (atomically) and update its pointer."""
+    from mlcycle.data import checkout
+
+    pointer = checkout(_context.open_workspace(), ref, force=force)
+    if as_json:
+        print_json(dict(pointer.__dict__))
+        return
+    console.print(f"{pointer.path}: {pointer.kind}, {pointer.size:,} bytes, blake3 {pointer.oid}")
+
+
+@data_app.command("log")
+def data_log(
+    path: Annotated[str, typer.Argument(help="A tracked file or folder.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """List the versions of a tracked path, newest first (* = what its pointer says)."""
+    from mlcycle.data import log
+
+    entries = log(_context.open_workspace(), path)
+    if as_json:
+        print_json([e.to_dict() for e in entries])
+        return
+    table(
+        f"{path}: {len(entries)} versions",
+        ["", "version", "files", "bytes", "rows", "blake3", "created"],
+        [
+            (
+                "*" if e.current else "",
+                f"v{e.version.version}",
+                e.version.files,
+                e.version.size,
+                e.version.rows,
+                e.version.object_id[:16],
+                when(e.version.created_at),
+            )
+            for e in entries
+        ],
     )
 
 
@@ -43,8 +177,8 @@ def data_list(as_json: JsonFlag = False) -> None:
         return
     table(
         f"{len(versions)} dataset versions",
-        ["version", "rows", "bytes", "blake3", "created"],
-        [(v.ref, v.rows, v.size, v.object_id[:16], when(v.created_at)) for v in versions],
+        ["version", "kind", "rows", "bytes", "blake3", "created"],
+        [(v.ref, v.kind, v.rows, v.size, v.object_id[:16], when(v.created_at)) for v in versions],
     )
 
 
@@ -60,10 +194,13 @@ def data_show(
     if as_json:
         print_json(version.to_dict())
         return
-    console.print(f"[bold]{version.ref}[/]: {version.rows:,} rows from {version.source}")
+    console.print(f"[bold]{version.ref}[/]: {fmt(version.rows)} rows from {version.source}")
     console.print(
-        f"  blake3 {version.object_id}, {version.size:,} bytes, created {when(version.created_at)}"
+        f"  {version.kind}, {version.files:,} files, blake3 {version.object_id}, "
+        f"{version.size:,} bytes, created {when(version.created_at)}"
     )
+    if not version.schema:
+        return
     table(
         "Schema",
         ["column", "dtype", "kind", "nulls", "distinct", "min", "max"],
@@ -80,3 +217,8 @@ def data_show(
             for c in version.schema.values()
         ],
     )
+
+
+from mlcycle.cli import _data_remote  # noqa: E402 - registers push/pull/gc/validate
+
+_data_remote.register(data_app)

@@ -3,30 +3,27 @@
 Exit codes: 0 ok, 1 the work itself failed, 2 bad input (a file, a
 column, a name, an option). User errors print one line, no traceback;
 `--debug` shows it.
+
+`mlcycle [-w WS] data status [PATH...] [--json]` has a fast path that
+answers before Typer, Rich and the workspace's config model load (see
+:mod:`mlcycle.data._fast`): it is run after every edit, so start-up matters.
+The Typer `app` is built on first access for the same reason.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
-from mlcycle.cli import _context
 from mlcycle.core import MlcycleError
 
-app = typer.Typer(
-    name="mlcycle",
-    help="The ML lifecycle as one closed loop: data, training, registry, serving, monitoring.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+if TYPE_CHECKING:
+    import typer
 
 
-@app.callback()
 def _global(
     workspace: Annotated[
         Path | None,
@@ -36,28 +33,75 @@ def _global(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
+    from mlcycle.cli import _context
+
     _context.set_options(workspace or Path(os.environ.get("MLCYCLE_WORKSPACE") or "."), debug)
 
 
-def _register_commands() -> None:
-    from mlcycle.cli import _data, _inspect, _loop, _serve
+@cache
+def build_app() -> typer.Typer:
+    """The `mlcycle` Typer app with every command registered (built once)."""
+    import typer
 
+    from mlcycle.cli import _data, _inspect, _loop, _run, _serve
+
+    app = typer.Typer(
+        name="mlcycle",
+        help="The ML lifecycle as one closed loop: data, training, registry, serving, monitoring.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    # _global's annotations are strings (PEP 563) that Typer evaluates in this
+    # module's namespace, which imports typer only now.
+    globals()["typer"] = typer
+    app.callback()(_global)
     _loop.register(app)
     _serve.register(app)
+    _run.register(app)
     app.add_typer(_inspect.runs_app, name="runs")
     app.add_typer(_inspect.models_app, name="models")
     app.add_typer(_data.data_app, name="data")
+    return app
 
 
-_register_commands()
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return build_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _fast_data_status(argv: list[str]) -> int | None:
+    """Answer `[-w WS] data status [PATH...] [--json]` directly; None for anything else."""
+    workspace = os.environ.get("MLCYCLE_WORKSPACE") or "."
+    if len(argv) >= 2 and argv[0] in ("--workspace", "-w"):
+        workspace, argv = argv[1], argv[2:]
+    if argv[:2] != ["data", "status"]:
+        return None
+    rest = argv[2:]
+    paths = [a for a in rest if a != "--json"]
+    if any(a.startswith("-") for a in paths):
+        return None  # --help and friends: Typer answers
+    from mlcycle.data._fast import fast_status
+
+    return fast_status(Path(workspace), paths, "--json" in rest)
+
+
+def _debug() -> bool:
+    from mlcycle.cli import _context
+
+    return _context.debug()
 
 
 def main() -> None:
     """Run the CLI; map mlcycle errors to one line on stderr and exit codes 1/2."""
     try:
-        app()
+        code = _fast_data_status(sys.argv[1:])
+        if code is not None:
+            sys.exit(code)
+        build_app()()
     except MlcycleError as err:
-        if _context.debug():
+        if _debug():
             raise
         print(f"Error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)

@@ -33,7 +33,8 @@ def init_empty(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     if not (root / CONFIG_FILE).exists():
         atomic_write_text(root / CONFIG_FILE, "# mlcycle workspace: see 'mlcycle init --help'\n")
-    Workspace(root, load_config(root)).close()
+    with Workspace(root, load_config(root)) as ws:
+        ws.db  # noqa: B018 - creates and migrates the metadata database now
 
 
 def has_data_config(root: Path) -> bool:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         dump_config,
         load_config,
         parse_config,
+        read_config_file,
     )
 
 from mlcycle.core._atomic import atomic_write_bytes, atomic_write_text
@@ -71,6 +72,7 @@ _CONFIG_NAMES = frozenset(
         "dump_config",
         "load_config",
         "parse_config",
+        "read_config_file",
     ]
 )
 
@@ -124,4 +126,5 @@ __all__ = [
     "new_id",
     "now",
     "parse_config",
+    "read_config_file",
 ]

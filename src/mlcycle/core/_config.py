@@ -154,10 +154,13 @@ class CacheConfig(_Frozen):
 
     `link` is tried in order per file: `reflink` (copy-on-write clone, where
     the file system supports it), `hardlink`, `symlink`, `copy`. With hard
-    and symbolic links the workspace file is the read-only cached object.
+    and symbolic links the workspace file is the cached object itself, made
+    read-only; but root (or a tool that chmods) can still edit it in place
+    and corrupt the cache, so the default is DVC's: `reflink`, then `copy`.
+    Add `hardlink` for large data you only read (adding is then ~2x faster).
     """
 
-    link: tuple[LinkKind, ...] = Field(("reflink", "hardlink", "copy"), min_length=1)
+    link: tuple[LinkKind, ...] = Field(("reflink", "copy"), min_length=1)
 
 
 class StageConfig(_Frozen):

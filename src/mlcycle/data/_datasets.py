@@ -1,24 +1,25 @@
-"""Dataset versions: immutable, content-addressed snapshots of tabular files.
+"""Dataset versions: immutable, content-addressed snapshots of files and folders.
 
-Snapshotting the same bytes twice returns the same version ("same bytes,
+Recording the same bytes twice returns the same version ("same bytes,
 same id"); new bytes under the same dataset name get the next version.
+pandas loads only when a tabular file is read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SQLIntegrityError
 
 from mlcycle.core import DatasetNotFound, InputError, now
-from mlcycle.data._io import read_table
-from mlcycle.data._schema_infer import infer_schema
 from mlcycle.store import Workspace
 from mlcycle.store.schema import DatasetVersionRow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,9 @@ def snapshot(
     Raises:
         DataError: if the file is missing, empty or unreadable.
     """
+    from mlcycle.data._io import read_table
+    from mlcycle.data._schema_infer import infer_schema
+
     p = Path(path)
     frame = read_table(p) if frame is None else frame
     dataset = name or p.stem
@@ -99,26 +103,42 @@ def snapshot(
     if existing is not None:
         return existing
     schema = {k: v.to_dict() for k, v in infer_schema(frame).items()}
+    new = NewVersion(dataset, oid, str(p.resolve()), p.stat().st_size, len(frame), schema)
+    return record_version(ws, new)
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """What :func:`record_version` stores: sizes in bytes, `rows` None if unknown."""
+
+    dataset: str
+    object_id: str
+    source: str
+    size: int
+    rows: int | None
+    schema: dict[str, Any]
+    kind: str = "file"
+    files: int = 1
+
+
+def record_version(ws: Workspace, new: NewVersion) -> DatasetVersion:
+    """Record `new` as the next version of its dataset, or return the version with
+    the same bytes if one exists (same bytes, same version).
+    """
+    existing = _find(ws, new.dataset, new.object_id)
+    if existing is not None:
+        return existing
     try:
         with ws.db.session() as s:
             latest = s.scalar(
-                select(func.max(DatasetVersionRow.version)).filter_by(dataset=dataset)
+                select(func.max(DatasetVersionRow.version)).filter_by(dataset=new.dataset)
             )
-            row = DatasetVersionRow(
-                dataset=dataset,
-                version=(latest or 0) + 1,
-                object_id=oid,
-                source=str(p.resolve()),
-                size=p.stat().st_size,
-                rows=len(frame),
-                schema=schema,
-                created_at=now(),
-            )
+            row = DatasetVersionRow(**new.__dict__, version=(latest or 0) + 1, created_at=now())
             s.add(row)
             s.flush()
             return _record(row)
-    except SQLIntegrityError:  # a concurrent snapshot of the same bytes won the race
-        found = _find(ws, dataset, oid)
+    except SQLIntegrityError:  # a concurrent add of the same bytes won the race
+        found = _find(ws, new.dataset, new.object_id)
         if found is None:
             raise
         return found
@@ -177,6 +197,8 @@ def load_dataset_version(ws: Workspace, ref: str) -> pd.DataFrame:
         DatasetNotFound: if the version does not exist.
         IntegrityError: if its stored bytes are corrupt.
     """
+    from mlcycle.data._io import read_table
+
     version = get_dataset_version(ws, ref)
     suffix = Path(version.source).suffix or ".csv"
     target = ws.state_dir / "datasets" / f"{version.object_id}{suffix}"

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mlcycle.core import IntegrityError, hash_bytes, is_object_id
-from mlcycle.store import ObjectStore
+
+if TYPE_CHECKING:  # the store package imports SQLAlchemy; `data status` must not
+    from mlcycle.store import ObjectStore
 
 Kind = Literal["file", "dir"]
 

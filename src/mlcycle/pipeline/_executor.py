@@ -11,6 +11,7 @@ store, so caching and lineage are the same on every executor.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -55,14 +56,25 @@ class Executor(Protocol):
 class LocalExecutor:
     """A process pool of `max_workers` (default: the CPU count) on this machine.
 
-    Resources are not enforced; a task that kills its worker process fails
-    (the pool breaks), so `max_retries` is accepted and ignored.
+    Workers start from a fork server (not a fork of the caller), so they
+    never inherit the caller's open database connections or threads; the
+    pool starts on the first `submit`. Resources are not enforced; a task
+    that kills its worker process fails (the pool breaks), so
+    `max_retries` is accepted and ignored.
     """
 
     name = "local"
 
     def __init__(self, max_workers: int | None = None) -> None:
-        self._pool = ProcessPoolExecutor(max_workers=max_workers or os.cpu_count() or 1)
+        self._max_workers = max_workers or os.cpu_count() or 1
+        self._started: ProcessPoolExecutor | None = None
+
+    @property
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._started is None:
+            context = multiprocessing.get_context("forkserver")
+            self._started = ProcessPoolExecutor(self._max_workers, mp_context=context)
+        return self._started
 
     def submit(
         self,
@@ -76,7 +88,8 @@ class LocalExecutor:
 
     def shutdown(self) -> None:
         """Wait for running tasks and stop the worker processes."""
-        self._pool.shutdown(wait=True)
+        if self._started is not None:
+            self._started.shutdown(wait=True)
 
 
 def make_executor(

@@ -6,18 +6,38 @@ and are renamed into place, so a reader never sees a partial object and a
 killed writer leaves only a temp file; a put of bytes already stored is a
 no-op. Reads check the hash, so silent corruption is an error, not a
 wrong answer.
+
+On the local file system the store also links files in and out by path
+(:meth:`ObjectStore.add_file`, :meth:`ObjectStore.link_out`): a reflink
+(copy-on-write clone), a hard link, a symbolic link or a kernel copy, tried
+in the order given. Objects placed that way are read-only (mode 0o444), so
+a link in the workspace cannot be edited into a corrupt object.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import fsspec
 
-from mlcycle.core import IntegrityError, NotFound, hash_bytes, hash_file, is_object_id, new_id
+from mlcycle.core import (
+    DataError,
+    IntegrityError,
+    NotFound,
+    hash_bytes,
+    hash_file,
+    is_object_id,
+    new_id,
+)
+
+#: Link kinds in the order :class:`mlcycle.core.CacheConfig` names them.
+LINK_KINDS = ("reflink", "hardlink", "symlink", "copy")
+_FICLONE = 0x40049409  # Linux ioctl: share the extents of one file with another
+_READ_ONLY = 0o444
 
 
 class ObjectStore:
@@ -35,6 +55,19 @@ class ObjectStore:
         self.fs: Any
         self.fs, self.root = fsspec.core.url_to_fs(url)
         self.fs.makedirs(self.root, exist_ok=True)
+        local = type(self.fs).__name__ == "LocalFileSystem"
+        #: The store's folder when it is on the local file system, else None.
+        self.local_root: Path | None = Path(self.root) if local else None
+
+    def path_of(self, oid: str) -> Path | None:
+        """The local path of object `oid` (whether stored or not), or None if not local.
+
+        Raises:
+            NotFound: if `oid` is not a BLAKE3 hex digest.
+        """
+        if self.local_root is None:
+            return None
+        return Path(self._path(oid))
 
     def _path(self, oid: str) -> str:
         if not is_object_id(oid):
@@ -106,6 +139,126 @@ class ObjectStore:
         finally:
             tmp.unlink(missing_ok=True)
         return target
+
+    def add_file(
+        self, src: Path, oid: str, links: tuple[str, ...], stat: os.stat_result | None = None
+    ) -> str:
+        """Store the file `src` already known to hash to `oid`, linking it in if possible.
+
+        Tries `links` in order (`symlink` does not apply to the store and is
+        skipped; `copy` is always the last resort). The object is read-only.
+
+        Args:
+            src: the file.
+            oid: its BLAKE3 id (from a hash taken when its stat was `stat`).
+            links: link kinds to try, e.g. `("reflink", "hardlink", "copy")`.
+            stat: `src`'s stat when it was hashed; if given and `src` changed
+                since, nothing is stored.
+
+        Returns:
+            The link kind used, or `"exists"` if the object was already stored.
+
+        Raises:
+            DataError: if `src` changed while it was being added.
+        """
+        final = self.path_of(oid)
+        if final is None:
+            self._commit(oid, lambda tmp: self.fs.put_file(os.fspath(src), tmp))
+            return "copy"
+        if final.exists():
+            return "exists"
+        tmp = self.local_root / "tmp" / new_id()  # type: ignore[operator]
+        tmp.parent.mkdir(exist_ok=True)
+        try:
+            used = place(src, tmp, [k for k in links if k != "symlink"])
+            _check_unchanged(src, stat)
+            os.chmod(tmp, _READ_ONLY)
+            final.parent.mkdir(exist_ok=True)
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return used
+
+    def link_out(self, oid: str, dest: Path, links: tuple[str, ...]) -> str:
+        """Place object `oid` at the new path `dest` (which must not exist).
+
+        Hard and symbolic links share the read-only object; reflinks and
+        copies are private, writable files. A remote store copies (hash-verified).
+
+        Returns:
+            The link kind used.
+
+        Raises:
+            NotFound: if the object is not stored.
+        """
+        src = self.path_of(oid)
+        if src is None:
+            self.get_file(oid, dest)
+            return "copy"
+        if not src.exists():
+            raise NotFound(f"object {oid} is not in the object store {self.url}")
+        used = place(src, dest, list(links))
+        if used in ("reflink", "copy"):
+            os.chmod(dest, 0o644)
+        return used
+
+
+def _check_unchanged(src: Path, before: os.stat_result | None) -> None:
+    if before is None:
+        return
+    now = os.stat(src)
+    if (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise DataError(f"{src} changed while it was being added; run the command again")
+
+
+def _reflink(src: Path, dest: Path) -> None:
+    import fcntl
+
+    with open(src, "rb") as s, open(dest, "xb") as d:
+        try:
+            fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
+        except OSError:
+            dest.unlink(missing_ok=True)
+            raise
+
+
+def _copy(src: Path, dest: Path) -> None:
+    if dest.exists():
+        raise FileExistsError(dest)
+    shutil.copyfile(src, dest)  # sendfile / copy_file_range: the kernel copies
+
+
+def _symlink(src: Path, dest: Path) -> None:
+    os.symlink(src.resolve(), dest)
+
+
+_PLACERS: dict[str, Callable[[Path, Path], None]] = {
+    "reflink": _reflink,
+    "hardlink": os.link,
+    "symlink": _symlink,
+    "copy": _copy,
+}
+
+
+def place(src: Path, dest: Path, links: list[str]) -> str:
+    """Make `dest` (a new path) hold the bytes of `src` by the first link kind that works.
+
+    Falls back to a copy if every kind in `links` fails (no reflink support,
+    another file system, no symlink permission).
+
+    Returns:
+        The link kind used.
+    """
+    for kind in links:
+        if kind == "copy":
+            break
+        try:
+            _PLACERS[kind](src, dest)
+            return kind
+        except (OSError, NotImplementedError):
+            continue
+    _copy(src, dest)
+    return "copy"
 
 
 def move_into_place(src: Path, dest: Path) -> Path:

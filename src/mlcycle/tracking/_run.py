@@ -25,6 +25,7 @@ from mlcycle.store.schema import (
     MetricRow,
     ParamRow,
     RunInputRow,
+    RunLineageRow,
     RunRow,
     TagRow,
 )
@@ -120,6 +121,16 @@ class Run:
             )
             s.merge(row)
         return oid
+
+    def log_stored(self, name: str, object_id: str, size: int) -> None:
+        """Record artifact `name` as object `object_id` (`size` bytes), already in the store."""
+        with self.ws.db.session() as s:
+            s.merge(ArtifactRow(run_id=self.id, path=name, object_id=object_id, size=size))
+
+    def log_upstream(self, run_id: str) -> None:
+        """Record that this run consumed an output of run `run_id` (pipeline lineage)."""
+        with self.ws.db.session() as s:
+            s.merge(RunLineageRow(run_id=self.id, upstream_run_id=run_id))
 
     def log_input(self, dataset: DatasetVersion, role: str = "training") -> None:
         """Record that this run used `dataset` (lineage)."""

@@ -1,0 +1,94 @@
+"""Link strategies: files go into and out of the cache by reflink, hardlink, symlink or copy."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from mlcycle.core import hash_file, parse_config
+from mlcycle.data import add_paths, restore_path
+from mlcycle.store import ObjectStore, Workspace
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ObjectStore:
+    return ObjectStore(str(tmp_path / "objects"))
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    path = tmp_path / "data.bin"
+    path.write_bytes(os.urandom(300_000))
+    return path
+
+
+def test_hardlink_shares_the_inode_and_makes_it_read_only(store: ObjectStore, src: Path) -> None:
+    oid = hash_file(src)
+    assert store.add_file(src, oid, ("hardlink", "copy")) == "hardlink"
+    cached = store.path_of(oid)
+    assert cached is not None and cached.stat().st_ino == src.stat().st_ino
+    assert _mode(cached) == 0o444
+    assert store.add_file(src, oid, ("hardlink",)) == "exists"
+    assert store.get_bytes(oid) == src.read_bytes()
+
+
+def test_copy_is_a_private_read_only_object(store: ObjectStore, src: Path) -> None:
+    oid = hash_file(src)
+    assert store.add_file(src, oid, ("copy",)) == "copy"
+    cached = store.path_of(oid)
+    assert cached is not None and cached.stat().st_ino != src.stat().st_ino
+    assert _mode(cached) == 0o444 and _mode(src) != 0o444
+
+
+def test_reflink_falls_back_when_unsupported(store: ObjectStore, src: Path) -> None:
+    oid = hash_file(src)
+    used = store.add_file(src, oid, ("reflink", "copy"))
+    assert used in ("reflink", "copy")  # ext4 has no reflinks; btrfs/xfs/APFS do
+    assert hash_file(store.path_of(oid)) == oid  # type: ignore[arg-type]
+
+
+def test_link_out_kinds(store: ObjectStore, src: Path, tmp_path: Path) -> None:
+    oid = hash_file(src)
+    store.add_file(src, oid, ("copy",))
+    sym, hard, copy = tmp_path / "sym", tmp_path / "hard", tmp_path / "copy"
+    assert store.link_out(oid, sym, ("symlink",)) == "symlink" and sym.is_symlink()
+    assert store.link_out(oid, hard, ("hardlink",)) == "hardlink"
+    assert hard.stat().st_ino == store.path_of(oid).stat().st_ino  # type: ignore[union-attr]
+    assert store.link_out(oid, copy, ("copy",)) == "copy" and _mode(copy) == 0o644
+    assert sym.read_bytes() == hard.read_bytes() == copy.read_bytes() == src.read_bytes()
+
+
+def test_a_changed_source_is_not_stored(store: ObjectStore, src: Path) -> None:
+    from mlcycle.core import DataError
+
+    before = src.stat()
+    oid = hash_file(src)
+    src.write_bytes(b"different now")
+    with pytest.raises(DataError, match="changed while it was being added"):
+        store.add_file(src, oid, ("copy",), before)
+    assert not store.exists(oid)
+    assert list((Path(store.root) / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("links", [["copy"], ["symlink", "copy"], ["hardlink", "copy"]])
+def test_workspace_config_picks_the_kind(tmp_path: Path, links: list[str]) -> None:
+    ws = Workspace(tmp_path / "ws", parse_config({"cache": {"link": links}}))
+    f = ws.root / "f.bin"
+    f.write_bytes(b"payload" * 1000)
+    [v] = add_paths(ws, [f])
+    cached = ws.objects.path_of(v.object_id)
+    assert cached is not None
+    shares_inode = cached.stat().st_ino == f.stat().st_ino
+    assert shares_inode == (links[0] == "hardlink")
+    out = ws.root / "out.bin"
+    restore_path(ws, "file", v.object_id, out)
+    assert out.is_symlink() == (links[0] == "symlink")
+    assert out.read_bytes() == f.read_bytes()
+    ws.close()
