@@ -38,12 +38,52 @@ def _global(
     _context.set_options(workspace or Path(os.environ.get("MLCYCLE_WORKSPACE") or "."), debug)
 
 
-@cache
-def build_app() -> typer.Typer:
-    """The `mlcycle` Typer app with every command registered (built once)."""
-    import typer
+#: Which module registers each top-level command (imported only when needed).
+_COMMAND_MODULES = {
+    "quickstart": "_loop",
+    "init": "_loop",
+    "loop": "_loop",
+    "serve": "_serve",
+    "monitor": "_serve",
+    "run": "_run",
+    "dag": "_run",
+    "lineage": "_run",
+    "runs": "_inspect",
+    "models": "_inspect",
+    "data": "_data",
+}
 
-    from mlcycle.cli import _data, _inspect, _loop, _run, _serve
+
+def _register(app: typer.Typer, module_name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(f"mlcycle.cli.{module_name}")
+    if module_name == "_inspect":
+        app.add_typer(module.runs_app, name="runs")
+        app.add_typer(module.models_app, name="models")
+    elif module_name == "_data":
+        app.add_typer(module.data_app, name="data")
+    else:
+        module.register(app)
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The top-level command `argv` names, skipping the global options."""
+    i = 0
+    while i < len(argv) and argv[i] in ("--workspace", "-w", "--debug"):
+        i += 1 if argv[i] == "--debug" else 2
+    return argv[i] if i < len(argv) else None
+
+
+@cache
+def build_app(command: str | None = None) -> typer.Typer:
+    """The `mlcycle` Typer app (built once per `command`).
+
+    With `command` (a known top-level command), only the module that defines it
+    is imported: `mlcycle run` should not pay for the serving or data commands.
+    Otherwise (help, unknown commands) every command is registered.
+    """
+    import typer
 
     app = typer.Typer(
         name="mlcycle",
@@ -56,12 +96,9 @@ def build_app() -> typer.Typer:
     # module's namespace, which imports typer only now.
     globals()["typer"] = typer
     app.callback()(_global)
-    _loop.register(app)
-    _serve.register(app)
-    _run.register(app)
-    app.add_typer(_inspect.runs_app, name="runs")
-    app.add_typer(_inspect.models_app, name="models")
-    app.add_typer(_data.data_app, name="data")
+    wanted = _COMMAND_MODULES.get(command or "")
+    for module_name in [wanted] if wanted else dict.fromkeys(_COMMAND_MODULES.values()):
+        _register(app, module_name)
     return app
 
 
@@ -99,7 +136,7 @@ def main() -> None:
         code = _fast_data_status(sys.argv[1:])
         if code is not None:
             sys.exit(code)
-        build_app()()
+        build_app(_command_in(sys.argv[1:]))()
     except MlcycleError as err:
         if _debug():
             raise

@@ -19,10 +19,9 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-import fsspec
 
 from mlcycle.core import (
     DataError,
@@ -52,12 +51,26 @@ class ObjectStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.fs: Any
+        #: The store's folder when it is on the local file system, else None.
+        self.local_root: Path | None = None
+        if "://" not in url:  # a plain path: no fsspec import (20 ms) until needed
+            self.root = os.path.abspath(url)
+            os.makedirs(self.root, exist_ok=True)
+            self.local_root = Path(self.root)
+            return
+        import fsspec
+
         self.fs, self.root = fsspec.core.url_to_fs(url)
         self.fs.makedirs(self.root, exist_ok=True)
-        local = type(self.fs).__name__ == "LocalFileSystem"
-        #: The store's folder when it is on the local file system, else None.
-        self.local_root: Path | None = Path(self.root) if local else None
+        if type(self.fs).__name__ == "LocalFileSystem":
+            self.local_root = Path(self.root)
+
+    @cached_property
+    def fs(self) -> Any:
+        """The fsspec file system the objects live on."""
+        import fsspec
+
+        return fsspec.filesystem("file")
 
     def path_of(self, oid: str) -> Path | None:
         """The local path of object `oid` (whether stored or not), or None if not local.
@@ -76,6 +89,8 @@ class ObjectStore:
 
     def exists(self, oid: str) -> bool:
         """Return whether the object `oid` is stored."""
+        if self.local_root is not None:
+            return os.path.exists(self._path(oid))
         return bool(self.fs.exists(self._path(oid)))
 
     def _commit(self, oid: str, upload: Any) -> str:
