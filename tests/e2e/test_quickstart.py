@@ -97,11 +97,24 @@ def test_registry_runs_and_data_are_queryable(quickstart: tuple[Path, str], cli:
     trials = [r for r in runs if r["tags"].get("mlcycle.kind") == "trial"]
     assert len(trials) == 2
     assert all("family" in r["params"] and "val_mae" in r["metrics"] for r in trials)
-    automl = next(r for r in runs if r["name"] == "automl")
-    assert automl["datasets"] == ["hour@v1"]
-    assert all(r["parent_id"] == automl["id"] for r in trials)
+    steps = {r["tags"]["mlcycle.step"]: r for r in runs if r["tags"].get("mlcycle.kind") == "step"}
+    assert set(steps) == {"ingest", "validate", "features", "train", "evaluate", "register"}
+    assert steps["ingest"]["datasets"] == ["data/hour.csv@v1"]
+    assert all(r["parent_id"] == steps["train"]["id"] for r in trials)
     data = json.loads(cli(ws, "data", "list", "--json").stdout)
     assert data[0]["rows"] == 17379
+
+
+def test_lineage_walks_from_the_model_to_the_data_and_back(
+    quickstart: tuple[Path, str], cli: Any
+) -> None:
+    ws, _ = quickstart
+    back = cli(ws, "lineage", "bike-demand@v1")
+    assert back.returncode == 0, back.stderr
+    for name in ("register", "train", "features", "validate", "ingest", "data/hour.csv@v1"):
+        assert name in back.stdout
+    forward = json.loads(cli(ws, "lineage", "data/hour.csv@v1", "--json").stdout)
+    assert '"ref": "bike-demand@v1"' in json.dumps(forward)
 
 
 def test_the_production_model_loads_and_predicts(quickstart: tuple[Path, str]) -> None:
@@ -116,6 +129,17 @@ def test_the_production_model_loads_and_predicts(quickstart: tuple[Path, str]) -
     rows = pd.read_csv(BIKE_SHARING_CSV).tail(24)
     predictions = model.predict(rows)
     assert predictions.shape == (24,)
-    assert model.meta.lineage["datasets"] == ["hour@v1"]
+    assert model.meta.lineage["datasets"] == ["data/hour.csv@v1"]
     assert model.meta.lineage["run_id"]
     workspace.close()
+
+
+# Last: it runs the loop again in the shared workspace.
+def test_a_second_loop_reuses_the_cached_training_pipeline(
+    quickstart: tuple[Path, str], cli: Any
+) -> None:
+    ws, _ = quickstart
+    again = cli(ws, "quickstart", "--months", "1", "--trials", "2")
+    assert again.returncode == 0, again.stderr
+    for step in ("ingest", "validate", "features", "train", "evaluate", "register"):
+        assert f"{step}: cached" in again.stderr

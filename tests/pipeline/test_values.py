@@ -74,3 +74,22 @@ def test_unsupported_type_names_step_type_and_choices(workspace: Workspace) -> N
         store_value(workspace, "make", (1, 2))  # tuples would come back as lists
     with pytest.raises(PipelineError, match="step 'objs'"):
         store_value(workspace, "objs", np.array([object()]))
+
+
+def test_dict_of_model_and_metrics_stores_each_by_its_codec(workspace: Workspace) -> None:
+    model = Ridge(alpha=0.5).fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])
+    value = {"model": model, "metrics": {"mae": 0.1}, "rows": np.arange(3)}
+    record, objects = store_value(workspace, "train", value)
+    assert record["codec"] == "dict" and record["oid"] == objects[0]
+    assert len(objects) == 4  # the dict's own record object plus one per value
+    back = load_value(workspace, record)
+    assert back["metrics"] == {"mae": 0.1}
+    np.testing.assert_array_equal(back["rows"], np.arange(3))
+    assert back["model"].predict([[3.0]])[0] == pytest.approx(model.predict([[3.0]])[0])
+    again, _ = store_value(workspace, "train", {**value, "metrics": {"mae": 0.2}})
+    assert again["oid"] != record["oid"], "a changed item changes the dict's id"
+
+
+def test_dict_with_an_unsupported_value_names_the_key(workspace: Workspace) -> None:
+    with pytest.raises(PipelineError, match=r"train\['bad'\]"):
+        store_value(workspace, "train", {"model": np.arange(2), "bad": object()})

@@ -47,8 +47,13 @@ def remote_add(
     """Add (or change) a data remote in mlcycle.yaml, keeping the other keys."""
     import yaml
 
-    from mlcycle.core import CONFIG_FILE, ConfigError, atomic_write_text, parse_config
-    from mlcycle.core import read_config_file
+    from mlcycle.core import (
+        CONFIG_FILE,
+        ConfigError,
+        atomic_write_text,
+        parse_config,
+        read_config_file,
+    )
 
     if not name.replace("-", "").replace("_", "").isalnum():
         raise ConfigError(f"Remote name {name!r} must be letters, digits, '-' or '_'")

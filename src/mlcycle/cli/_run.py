@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
     app.command("lineage")(lineage)
 
 
-class _Progress:
+class StepProgress:
     """One line per step event on stderr (stdout stays clean for `--json`)."""
 
     def step_started(self, name: str) -> None:
@@ -112,7 +112,7 @@ def run(
                     only=only,
                     downstream=downstream,
                     executor=pool,
-                    observer=_Progress(),
+                    observer=StepProgress(),
                 )
             )
     finally:

@@ -144,9 +144,10 @@ def run_loop(
         (ReplayResult, HTML report path, JSON path).
     """
     from mlcycle.cli._context import log_to
-    from mlcycle.data import read_table, snapshot, validate
+    from mlcycle.cli._run import StepProgress
+    from mlcycle.data import get_dataset_version, read_table, validate
     from mlcycle.loop import run_replay, write_loop_report
-    from mlcycle.pipeline import primary_metric
+    from mlcycle.pipeline import dataset_name, primary_metric, run_training
     from mlcycle.store import Workspace
 
     log_to(root / ".mlcycle" / "logs" / "mlcycle.log")
@@ -158,16 +159,22 @@ def run_loop(
     path = Path(data.path) if os.path.isabs(data.path) else root / data.path
     with Workspace(root, config) as ws:
         observer = observer_factory(primary_metric(config))
-        frame = read_table(path)
-        dataset = snapshot(ws, path, frame=frame)
         observer.stage(
-            f"Dataset {dataset.ref}: {dataset.rows:,} rows, BLAKE3 {dataset.object_id[:12]}"
+            f"Training pipeline (ingest, validate, features, AutoML with "
+            f"{config.automl.trials} trials, evaluate, register) on {data.path}"
         )
-        report = validate(frame, data)
-        report.raise_for_errors(str(path))
-        for check in report.warnings:
+        trained = run_training(ws, config, path, observer=StepProgress())
+        frame = read_table(path)
+        dataset = get_dataset_version(ws, dataset_name(ws, path))
+        observer.stage(
+            f"Dataset {dataset.ref}: {dataset.rows:,} rows, BLAKE3 {dataset.object_id[:12]}; "
+            f"production is v{trained.version.version}"
+        )
+        for check in validate(frame, data).warnings:
             err_console.print(f"[yellow]Warning:[/] column '{check.column}': {check.detail}")
-        result = run_replay(ws, config, frame, dataset, observer=observer, max_windows=max_windows)
+        result = run_replay(
+            ws, config, frame, dataset, observer=observer, max_windows=max_windows, trained=trained
+        )
         html, json_path = write_loop_report(
             result, ws.reports_dir, title=f"mlcycle loop: {config.model_name}"
         )

@@ -22,6 +22,7 @@ from mlcycle.loop._state import Production, retrain_rows, wait_for_version
 from mlcycle.models import score
 from mlcycle.monitoring import Alert, detect_drift, prediction_drift, raise_alert
 from mlcycle.pipeline import (
+    Trained,
     Xy,
     evaluate,
     features_and_target,
@@ -244,15 +245,18 @@ def run_replay(
     *,
     observer: Observer | None = None,
     max_windows: int | None = None,
+    trained: Trained | None = None,
 ) -> ReplayResult:
     """Run the whole loop on `frame` (all rows of `dataset`) and return what happened.
 
-    Trains the first model with AutoML on the training period, registers it
-    as `production`, starts the model server as a child process, then
-    replays each later window over HTTP and acts on the policy.
+    Trains the first model with AutoML on the training period (unless
+    `trained` is given, e.g. by :func:`mlcycle.pipeline.run_training`),
+    registers it as `production`, starts the model server as a child
+    process, then replays each later window over HTTP and acts on the policy.
 
     Args:
         max_windows: replay only the first N windows (None: all).
+        trained: the production model already trained on the training period.
 
     Raises:
         DataError, ConfigError: for unusable data or config.
@@ -260,8 +264,9 @@ def run_replay(
     """
     obs = observer or SilentObserver()
     train_frame, replay_frame = split_training_period(frame, config)
-    obs.stage(f"AutoML on {len(train_frame):,} rows ({config.automl.trials} trials)")
-    trained = train_initial_model(ws, config, train_frame, dataset, on_trial=obs.trial)
+    if trained is None:
+        obs.stage(f"AutoML on {len(train_frame):,} rows ({config.automl.trials} trials)")
+        trained = train_initial_model(ws, config, train_frame, dataset, on_trial=obs.trial)
     train_xy = features_and_target(train_frame, config.require_data())
     loop_metric = primary_metric(config)
     loop = _Loop(

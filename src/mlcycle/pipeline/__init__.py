@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         primary_metric,
         split_tail,
     )
+    from mlcycle.pipeline._training_pipeline import dataset_name, run_training, training
 
 _WHERE = {
     "_automl": "search",
@@ -57,6 +58,7 @@ _WHERE = {
     "_runner": "Observer PipelineResult StepOutcome run_pipeline",
     "_splits": "in_time_order replay_windows split_training_period",
     "_step": "Node Pipeline Step step",
+    "_training_pipeline": "dataset_name run_training training",
     "_training": (
         "TrainResult TrialCallback Xy evaluate features_and_target fit primary_metric split_tail"
     ),
@@ -106,6 +108,7 @@ __all__ = [
     "Xy",
     "build_estimator",
     "current_run",
+    "dataset_name",
     "evaluate",
     "features_and_target",
     "fit",
@@ -118,6 +121,7 @@ __all__ = [
     "primary_metric",
     "replay_windows",
     "run_pipeline",
+    "run_training",
     "search",
     "split_tail",
     "split_training_period",
@@ -125,4 +129,5 @@ __all__ = [
     "suggest_params",
     "train_candidate",
     "train_initial_model",
+    "training",
 ]

@@ -60,7 +60,12 @@ def find_step(file: str, module: str, qualname: str) -> Step:
     Raises:
         PipelineError: if it is not there (the file changed since the run started).
     """
-    obj: Any = load_module(Path(file), module)
+    # mlcycle's own steps (the built-in training pipeline) import by name; a user's by path.
+    obj: Any = (
+        importlib.import_module(module)
+        if module.startswith("mlcycle.")
+        else load_module(Path(file), module)
+    )
     for part in qualname.split("."):
         obj = getattr(obj, part, None)
     if not isinstance(obj, Step):
@@ -215,3 +220,13 @@ def load_dag(
     dag_nodes = [*(_python_node(n) for n in nodes), *stage_nodes(config.stages)]
     dag = build_dag(_apply(dag_nodes, plain, targeted), root)
     return dag, chosen.name if chosen else "stages"
+
+
+def dag_of(chosen: Pipeline, root: Path, params: Mapping[str, Any]) -> Dag:
+    """The DAG of the pipeline object `chosen` alone (no module, no YAML stages),
+    e.g. the built-in training pipeline.
+
+    Raises:
+        PipelineError: for an unknown param, a cycle or a missing input.
+    """
+    return build_dag([_python_node(n) for n in chosen.build(params)], root)

@@ -8,7 +8,13 @@ NumPy ndarray (no object dtype)    `npy`        `.npy`, `allow_pickle=False`
 dict/list/str/int/float/bool/None  `json`       canonical JSON
 scikit-learn estimator             `skops`      skops; loads trust sklearn/NumPy/SciPy only
 `pathlib.Path` (file or folder)    `path`       the file or folder, restored on load
+dict of str to any of the above    `dict`       each value by its codec, plus a JSON
+                                                 object of their records
 =================================  ===========  ==================================
+
+A dict is JSON when all its values are; otherwise (say, a fitted model and
+its metrics) each value is stored by its own codec, so a step can hand
+several things to the next.
 
 A value's object id is the BLAKE3 hash of its encoding, so equal values
 have equal ids and a downstream step's cache key sees content, not identity.
@@ -136,6 +142,8 @@ def store_value(ws: Workspace, step: str, value: Any) -> tuple[dict[str, Any], l
     """
     if isinstance(value, Path):
         return _store_path(ws, value)
+    if isinstance(value, dict) and not _is_json(value) and all(isinstance(k, str) for k in value):
+        return _store_dict(ws, step, value)
     codec = next((c for c in CODECS if c.accepts(value)), None)
     if codec is None:
         raise PipelineError(
@@ -159,7 +167,24 @@ def load_value(ws: Workspace, record: dict[str, Any]) -> Any:
     """
     if record["codec"] == "path":
         return restore_if_changed(ws, record["kind"], record["oid"], ws.root / record["path"])
+    if record["codec"] == "dict":
+        items = _json(ws.objects.get_bytes(record["oid"]))
+        return {key: load_value(ws, item) for key, item in items.items()}
     return _BY_NAME[record["codec"]].decode(ws.objects.get_bytes(record["oid"]))
+
+
+def _store_dict(
+    ws: Workspace, step: str, value: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    records: dict[str, Any] = {}
+    objects: list[str] = []
+    for key, item in value.items():
+        records[key], needed = store_value(ws, f"{step}[{key!r}]", item)
+        objects += needed
+    data = canonical_json(records)
+    oid = ws.objects.put_bytes(data)
+    size = len(data) + sum(r["size"] for r in records.values())
+    return {"kind": "value", "oid": oid, "codec": "dict", "size": size}, [oid, *objects]
 
 
 def path_objects(hashed: PathHash) -> list[str]:
