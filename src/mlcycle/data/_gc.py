@@ -164,6 +164,8 @@ def _sniff(store: ObjectStore, oid: str) -> list[str]:
 
 def _listed(data: Any) -> list[str]:
     """Object ids a package manifest (`{"files": {name: oid}}`) or folder manifest lists."""
+    # Coupling: `files` is the package format of mlcycle/models/_package.py, parsed here
+    # because data sits below models and must not import it; change both together.
     if not isinstance(data, dict):
         return []
     files, entries = data.get("files"), data.get("entries")
