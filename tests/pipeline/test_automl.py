@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,15 +16,19 @@ from mlcycle.models import MODEL_YAML, fetch_package, load_package
 from mlcycle.pipeline import (
     evaluate,
     features_and_target,
+    fit,
     in_time_order,
     primary_metric,
     search,
+    split_tail,
     train_candidate,
     train_initial_model,
 )
+from mlcycle.pipeline._automl import study_name
+from mlcycle.pipeline._executor import LocalExecutor
 from mlcycle.registry import alias_version, audit_log, list_model_versions
 from mlcycle.store import Workspace
-from mlcycle.tracking import FINISHED, get_run, list_runs, start_run
+from mlcycle.tracking import FAILED, FINISHED, get_run, list_runs, start_run
 
 # linear only keeps the search fast; hgb pipelines are covered in test_estimators.py
 CONFIG = bike_config(automl={"trials": 2, "families": ["linear"]})
@@ -127,3 +134,92 @@ def test_initial_model_and_candidate(
     assert cand_meta.lineage["train_window"] == "2011-02"
     assert cand_meta.lineage["run_id"] == retrain.id
     assert dict(cand_meta.metrics) == pytest.approx(expected)
+
+
+class _FailSecond:
+    """A LocalExecutor whose second task raises (a trial that fails on its worker)."""
+
+    name = "local"
+
+    def __init__(self) -> None:
+        self.inner, self.count = LocalExecutor(2), 0
+
+    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.count += 1
+        return self.inner.submit(fn if self.count != 2 else _boom, *args, **kwargs)
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+
+def _boom(task: object) -> None:
+    raise ValueError("trial blew up")
+
+
+def _stored_trials(url: str, name: str) -> list[Any]:
+    import optuna
+
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        return optuna.load_study(study_name=name, storage=storage).trials
+    finally:
+        storage.engine.dispose()
+
+
+def test_parallel_search_stores_the_study_in_the_workspace_db(
+    any_workspace: Workspace, slice_2011: pd.DataFrame
+) -> None:
+    ws, config = any_workspace, bike_config(automl={"trials": 3, "families": ["linear"]})
+    data = features_and_target(slice_2011, config.require_data())
+    progress: list[tuple[int, int]] = []
+    executor = LocalExecutor(2)
+    try:
+        with start_run(ws, experiment=config.experiment, name="automl") as parent:
+            result = search(
+                ws, config, data, parent, lambda d, t, f, v: progress.append((d, t)),
+                executor=executor, parallelism=2,
+            )  # fmt: skip
+    finally:
+        executor.shutdown()
+    runs = {r.id: r for r in list_runs(ws, parent_id=parent.id)}
+    assert sorted(r.name for r in runs.values()) == ["trial-0", "trial-1", "trial-2"]
+    assert all(r.status == FINISHED and r.tags == {"mlcycle.kind": "trial"} for r in runs.values())
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+    assert result.extra["study"] == study_name(parent.id)
+    stored = _stored_trials(ws.db.url, result.extra["study"])
+    assert [t.state.name for t in stored] == ["COMPLETE"] * 3
+    for trial in stored:  # each trial's value is what its run logged
+        assert trial.value == runs[trial.user_attrs["run_id"]].metrics["val_mae"]
+    assert result.validation == {"val_mae": min(t.value for t in stored)}
+    # the worker fitted on the same rows the sequential search would have
+    rows, _ = split_tail(data, config.automl.holdout_fraction)
+    train, valid = split_tail(rows, config.automl.validation_fraction)
+    refit = evaluate(fit(result.family, result.params, train, config), valid, config)
+    assert refit["mae"] == pytest.approx(result.validation["val_mae"], rel=1e-9)
+    # Optuna's Alembic table and mlcycle's live side by side; the workspace reopens fine
+    assert {"alembic_version", "mlcycle_alembic_version", "studies", "runs"} <= set(
+        ws.db.table_names()
+    )
+    with Workspace(ws.root, ws.config) as again:
+        assert len(list_runs(again, parent_id=parent.id)) == 3
+
+
+def test_failed_parallel_trial_fails_its_run_and_the_search(
+    workspace: Workspace, slice_2011: pd.DataFrame
+) -> None:
+    config = bike_config(automl={"trials": 3, "families": ["linear"]})
+    data = features_and_target(slice_2011, config.require_data())
+    executor = _FailSecond()
+    try:
+        with (
+            start_run(workspace, experiment=config.experiment, name="automl") as parent,
+            pytest.raises(ValueError, match="trial blew up"),
+        ):
+            search(workspace, config, data, parent, executor=executor, parallelism=2)
+    finally:
+        executor.shutdown()
+    states = {r.name: r.status for r in list_runs(workspace, parent_id=parent.id)}
+    assert states["trial-1"] == FAILED
+    stored = _stored_trials(workspace.db.url, study_name(parent.id))
+    assert stored[1].state.name == "FAIL"
+    assert all(t.state.name in ("COMPLETE", "FAIL") for t in stored)  # none left running

@@ -13,6 +13,7 @@ from mlcycle.data import DatasetVersion
 from mlcycle.models import ModelMeta, Signature
 from mlcycle.pipeline._automl import search
 from mlcycle.pipeline._estimators import Family
+from mlcycle.pipeline._executor import Executor
 from mlcycle.pipeline._splits import in_time_order
 from mlcycle.pipeline._training import (
     TrainResult,
@@ -71,12 +72,14 @@ def train_initial_model(
     *,
     alias: str = "production",
     on_trial: TrialCallback | None = None,
+    executor: Executor | None = None,
 ) -> Trained:
     """AutoML on the training period, then package, register and point `alias` at it.
 
     Args:
         frame: the training period's rows (any order; sorted by the time column).
         dataset: the dataset version the rows come from (lineage).
+        executor: where the trials run (in parallel); None runs them here, one by one.
 
     Raises:
         DataError: if the data is unusable or too small to split.
@@ -91,7 +94,7 @@ def train_initial_model(
         run.log_params(
             {"trials": config.automl.trials, "families": ",".join(config.automl.families)}
         )
-        result = search(ws, config, data, run, on_trial)
+        result = search(ws, config, data, run, on_trial, executor=executor)
         run.log_params(
             {"best_family": result.family, **{f"best_{k}": v for k, v in result.params.items()}}
         )
