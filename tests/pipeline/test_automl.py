@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -137,16 +137,18 @@ def test_initial_model_and_candidate(
 
 
 class _FailSecond:
-    """A LocalExecutor whose second task raises (a trial that fails on its worker)."""
+    """An executor on two threads whose second task raises (a trial failing on its
+    worker). Threads, so `_boom` need not be importable by a worker process: under
+    pytest's importlib mode the test module is not."""
 
-    name = "local"
+    name = "threads"
 
     def __init__(self) -> None:
-        self.inner, self.count = LocalExecutor(2), 0
+        self.inner, self.count = ThreadPoolExecutor(2), 0
 
     def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Future[Any]:
         self.count += 1
-        return self.inner.submit(fn if self.count != 2 else _boom, *args, **kwargs)
+        return self.inner.submit(fn if self.count != 2 else _boom, *args)
 
     def shutdown(self) -> None:
         self.inner.shutdown()
