@@ -1,10 +1,10 @@
 """`mlcycle data status` without opening the workspace: the CLI's fast path.
 
 Reads only `mlcycle.yaml`'s `objects_url`, the pointer files, the stat cache
-and the local object folder, so the command needs no Typer, Rich, pydantic
-model or SQLAlchemy. Anything unusual (an object store that is not a local
-folder, a workspace not yet created) returns None and the CLI takes the
-ordinary path.
+and the local object folder (an ObjectStore on a plain path imports no
+fsspec), so the command needs no Typer, Rich, pydantic model or SQLAlchemy.
+Anything unusual (an object store that is not a local folder, a workspace
+not yet created) returns None and the CLI takes the ordinary path.
 """
 
 from __future__ import annotations
@@ -13,37 +13,11 @@ import json
 import os
 from pathlib import Path
 
-from mlcycle.core import IntegrityError, NotFound, hash_bytes
 from mlcycle.data._status import format_status, status_in
 from mlcycle.data._targets import resolve_in
+from mlcycle.store._objects import ObjectStore
 
 _STATE_DIR = ".mlcycle"
-
-
-class LocalObjects:
-    """The read side of a local object folder (`<root>/<oid[:2]>/<oid[2:]>`)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def exists(self, oid: str) -> bool:
-        """Whether object `oid` is stored."""
-        return os.path.exists(f"{self.root}/{oid[:2]}/{oid[2:]}")
-
-    def get_bytes(self, oid: str) -> bytes:
-        """The bytes of object `oid`, hash-verified.
-
-        Raises:
-            NotFound: if it is not stored.
-            IntegrityError: if its bytes do not hash to `oid`.
-        """
-        try:
-            data = Path(f"{self.root}/{oid[:2]}/{oid[2:]}").read_bytes()
-        except FileNotFoundError:
-            raise NotFound(f"object {oid} is not in {self.root}") from None
-        if hash_bytes(data) != oid:
-            raise IntegrityError(f"object {oid} in {self.root} is corrupt (hash mismatch)")
-        return data
 
 
 def _plain_local(root: Path) -> bool:
@@ -71,6 +45,6 @@ def fast_status(workspace: Path, paths: list[str], as_json: bool) -> int | None:
     if not state_dir.is_dir() or not _plain_local(root):
         return None
     targets = [resolve_in(root, p) for p in paths] if paths else None
-    found = status_in(root, state_dir, LocalObjects(state_dir / "objects"), targets)
+    found = status_in(root, state_dir, ObjectStore(str(state_dir / "objects")), targets)
     print(json.dumps([s.to_dict() for s in found], indent=2) if as_json else format_status(found))
     return 0
