@@ -39,9 +39,10 @@ def test_head_revision_constant_is_alembic_head(tmp_path: Path) -> None:
 
 def test_orm_tables_cover_the_design() -> None:
     assert {
-        "experiments", "runs", "params", "metrics", "tags", "artifacts", "dataset_versions",
-        "run_inputs", "registered_models", "model_versions", "aliases", "audit_events",
-        "inference_log", "labels", "alerts", "run_lineage",
+        "experiments", "runs", "params", "metric_chunks", "latest_metrics", "ingested_batches",
+        "tags", "artifacts", "dataset_versions", "run_inputs", "registered_models",
+        "model_versions", "aliases", "audit_events", "inference_log", "labels", "alerts",
+        "run_lineage",
     } == ORM_TABLES  # fmt: skip
 
 
@@ -174,3 +175,49 @@ def _upgrade_with_default_version_table(cfg: object, revision: str) -> None:
         env.configure(connection=conn, target_metadata=Base.metadata,
                       render_as_batch=conn.dialect.name == "sqlite")  # fmt: skip
         env.run_migrations()
+
+
+def test_revision_0002_metric_points_move_into_chunks(empty_db_url: str) -> None:
+    """One row per point (revision 0002) becomes one packed chunk per series plus the
+    latest value, with the history in step order."""
+    from alembic import command
+
+    from mlcycle.tracking import metric_series
+    from mlcycle.tracking._queries import _records, _runs
+
+    engine = create_engine(empty_db_url)
+    try:
+        command.upgrade(alembic_config(engine), "0002")
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO experiments (id, name, created_at) VALUES ('e', 'exp', 1.0)")
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO runs (id, experiment_id, name, status, start_time, environment) "
+                    "VALUES ('r', 'e', 'old', 'FINISHED', 1.0, '{}')"
+                )
+            )
+            for step, value in [(1, 0.5), (0, 1.0), (2, 0.25)]:
+                conn.execute(
+                    text(
+                        "INSERT INTO metrics (run_id, key, step, value, timestamp) "
+                        "VALUES ('r', 'loss', :s, :v, 2.0)"
+                    ),
+                    {"s": step, "v": value},
+                )
+        upgrade_to_head(engine)
+    finally:
+        engine.dispose()
+    ws = Workspace(
+        Path(empty_db_url.removeprefix("sqlite:///")).parent / "ws", Config(db_url=empty_db_url)
+    )
+    try:
+        series = metric_series(ws, "r", "loss")
+        assert series.steps.tolist() == [0, 1, 2]
+        assert series.values.tolist() == [1.0, 0.5, 0.25]
+        with ws.db.session() as s:
+            record = _records(s, s.execute(_runs()).all())[0]
+        assert record.metrics == {"loss": 0.25}
+    finally:
+        ws.close()

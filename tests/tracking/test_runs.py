@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import platform
 from pathlib import Path
 
@@ -86,14 +87,26 @@ def test_metric_history_orders_by_step(workspace: Workspace) -> None:
     assert metric_history(workspace, run.id, "other") == []
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
-def test_non_finite_metric_is_refused(workspace: Workspace, bad: float) -> None:
-    with (
-        start_run(workspace) as run,
-        pytest.raises(InputError, match="Metric 'mae' must be a finite number"),
-    ):
-        run.log_metrics({"rmse": 1.0, "mae": bad})
-    assert get_run(workspace, run.id).metrics == {}  # nothing half-written
+def test_non_finite_metrics_are_stored_as_such(any_workspace: Workspace) -> None:
+    ws = any_workspace
+    with start_run(ws) as run:
+        run.log_metric("loss", float("nan"), step=0)
+        run.log_metric("loss", float("inf"), step=1)
+        run.log_metric("loss", float("-inf"), step=2)
+        run.log_metric("last_nan", 1.0, step=0)
+        run.log_metric("last_nan", float("nan"), step=1)
+    values = [p.value for p in metric_history(ws, run.id, "loss")]
+    assert math.isnan(values[0]) and values[1:] == [math.inf, -math.inf]
+    latest = get_run(ws, run.id).metrics
+    assert latest["loss"] == -math.inf and math.isnan(latest["last_nan"])
+
+
+def test_metric_that_is_not_a_number_is_refused(workspace: Workspace) -> None:
+    with start_run(workspace) as run:
+        with pytest.raises(InputError, match="Metric 'mae' must be a number; got 'abc'"):
+            run.log_metric("mae", "abc")  # type: ignore[arg-type]
+        run.log_metric("rmse", 1.0)
+    assert get_run(workspace, run.id).metrics == {"rmse": 1.0}
 
 
 def test_artifact_bytes_are_retrievable(any_workspace: Workspace, tmp_path: Path) -> None:

@@ -198,6 +198,21 @@ class PipelineConfig(_Frozen):
     max_workers: int | None = Field(None, ge=1)
 
 
+class TrackingConfig(_Frozen):
+    """How runs are written.
+
+    `flush_interval` (seconds): metrics, params and tags are buffered and
+    written in batches by a background thread at least this often, at run
+    end and at exit; a crash loses at most this much. `system_metrics`:
+    sample CPU, memory and GPU use of every run every
+    `system_metrics_interval` seconds (as MLflow's `system/...` metrics).
+    """
+
+    flush_interval: float = Field(1.0, gt=0.0, le=3600.0)
+    system_metrics: bool = False
+    system_metrics_interval: float = Field(10.0, gt=0.0)
+
+
 class Config(_Frozen):
     """The whole of `mlcycle.yaml`.
 
@@ -223,6 +238,7 @@ class Config(_Frozen):
     default_remote: str | None = None
     stages: dict[str, StageConfig] = Field(default_factory=dict)
     pipeline: PipelineConfig = PipelineConfig()
+    tracking: TrackingConfig = TrackingConfig()
 
     def require_data(self) -> DataConfig:
         """Return the `data` section.

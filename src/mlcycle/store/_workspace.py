@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlcycle.core import CONFIG_FILE
 from mlcycle.store._objects import ObjectStore
@@ -38,6 +38,8 @@ class Workspace:
         self.config = config
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.objects = ObjectStore(self.config.objects_url or str(self.state_dir / "objects"))
+        #: Objects upper layers keep per workspace (e.g. the tracking store and its writer).
+        self.shared: dict[str, Any] = {}
 
     @cached_property
     def db(self) -> Database:
@@ -66,7 +68,11 @@ class Workspace:
         return self.root / "reports"
 
     def close(self) -> None:
-        """Release database connections (if the database was opened)."""
+        """Flush what upper layers buffered, then release database connections."""
+        for obj in self.shared.values():
+            flush = getattr(obj, "flush", None)
+            if callable(flush):
+                flush()
         if "db" in self.__dict__:
             self.db.close()
 

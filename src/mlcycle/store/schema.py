@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -34,6 +44,7 @@ class RunRow(Base):
     end_time: Mapped[float | None] = mapped_column(Float)
     git_commit: Mapped[str | None] = mapped_column(String(40))
     environment: Mapped[dict[str, Any]] = mapped_column(JSON)
+    __table_args__ = (Index("ix_runs_experiment_start", "experiment_id", "start_time"),)
 
 
 class ParamRow(Base):
@@ -43,15 +54,47 @@ class ParamRow(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-class MetricRow(Base):
-    __tablename__ = "metrics"
+class MetricChunkRow(Base):
+    """A run of consecutive points of one metric series, packed (see `tracking._chunks`).
+
+    One row per metric key per flush, not per point: logging a million points
+    writes a handful of rows. `data` holds `n` little-endian int64 steps, then
+    `n` float64 values (NaN and infinities kept as such), then `n` float64
+    timestamps (seconds since the epoch).
+    """
+
+    __tablename__ = "metric_chunks"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
     key: Mapped[str] = mapped_column(String(256))
+    n: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    __table_args__ = (Index("ix_metric_chunks_run_key", "run_id", "key"),)
+
+
+class LatestMetricRow(Base):
+    """The value at the highest step of each metric of each run (last logged on ties).
+
+    Kept up to date on every write, so search and ordering by a metric is an
+    indexed lookup. `value` NULL stores NaN (SQLite has no NaN).
+    """
+
+    __tablename__ = "latest_metrics"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
     step: Mapped[int] = mapped_column(Integer)
-    value: Mapped[float] = mapped_column(Float)
     timestamp: Mapped[float] = mapped_column(Float)
-    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+
+
+class IngestedBatchRow(Base):
+    """Ids of write batches already applied, so a client's retry never double-logs."""
+
+    __tablename__ = "ingested_batches"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[float] = mapped_column(Float)
 
 
 class TagRow(Base):
@@ -66,7 +109,7 @@ class ArtifactRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     object_id: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
 
 
 class DatasetVersionRow(Base):
@@ -76,7 +119,7 @@ class DatasetVersionRow(Base):
     version: Mapped[int] = mapped_column(Integer)
     object_id: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(Text)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)
     rows: Mapped[int | None] = mapped_column(Integer)
     schema: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[float] = mapped_column(Float)

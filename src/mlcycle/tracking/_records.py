@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 
 @dataclass(frozen=True)
 class MetricPoint:
@@ -46,3 +49,32 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-safe dict."""
         return {**self.__dict__, "duration": self.duration}
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """Every point of one metric of one run, as numpy columns sorted by step.
+
+    `steps` int64, `values` float64 (NaN and infinities as logged),
+    `timestamps` float64 seconds since the epoch; all of one length.
+    """
+
+    key: str
+    steps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    timestamps: npt.NDArray[np.float64]
+
+    @classmethod
+    def empty(cls, key: str) -> MetricSeries:
+        """A series with no points."""
+        return cls(key, np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.float64))
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def points(self) -> list[MetricPoint]:
+        """The series as a list of :class:`MetricPoint` (slow for long series)."""
+        return [
+            MetricPoint(int(s), float(v), float(t))
+            for s, v, t in zip(self.steps, self.values, self.timestamps, strict=True)
+        ]
