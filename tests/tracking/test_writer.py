@@ -271,3 +271,14 @@ def test_a_forked_child_does_not_resend_the_parents_buffer(slow_ws: Workspace) -
                 os._exit(0)
         assert os.waitpid(pid, 0)[1] == 0
     assert _points(slow_ws, run.id, "loss") == 1
+
+
+def test_log_batch_groups_mixed_keys_and_names_a_bad_value(slow_ws: Workspace) -> None:
+    with start_run(slow_ws) as run:
+        run.log_batch([("a", 1, 0), ("b", 2.5, 0), ("a", 3, 1, 50.0), ("b", 4, 1)])
+        with pytest.raises(InputError, match="Metric 'c' must be a number; got 'x'"):
+            run.log_batch([("c", "x", 0)])  # type: ignore[list-item]
+    a, b = metric_series(slow_ws, run.id, "a"), metric_series(slow_ws, run.id, "b")
+    assert a.values.tolist() == [1.0, 3.0] and a.timestamps[1] == 50.0
+    assert b.steps.tolist() == [0, 1] and b.values.tolist() == [2.5, 4.0]
+    assert "c" not in get_run(slow_ws, run.id).metrics

@@ -42,6 +42,14 @@ def experiment_id(ws: Workspace, name: str) -> str:
     return store.experiment_id(name)
 
 
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 class Run:
     """A live run: log params, metrics, tags, artifacts, inputs and models.
 
@@ -180,10 +188,39 @@ class Run:
             self.log_params(params)
         if tags:
             self.set_tags(tags)
+        points = metrics if isinstance(metrics, list) else list(metrics)
+        if not points:
+            return
         stamp = time.time()
-        for point in metrics:
-            key, value, step = point[0], point[1], point[2]
-            self.log_metric(key, value, step, point[3] if len(point) > 3 else stamp)
+        widths = set(map(len, points))
+        if widths == {3}:  # transposed at C speed: the common case of MLflow-style batches
+            keys, values, steps = zip(*points, strict=True)
+            stamps: Sequence[float] = [stamp] * len(points)
+        elif widths == {4}:
+            keys, values, steps, stamps = zip(*points, strict=True)
+        else:
+            keys, values, steps = (tuple(p[i] for p in points) for i in range(3))
+            stamps = [p[3] if len(p) > 3 else stamp for p in points]  # type: ignore[misc]
+        if len(set(keys)) == 1:
+            self._add_column(keys[0], steps, values, stamps)
+            return
+        groups: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            groups.setdefault(key, []).append(i)
+        for key, idx in groups.items():
+            pick = [steps[i] for i in idx], [values[i] for i in idx], [stamps[i] for i in idx]
+            self._add_column(key, *pick)
+
+    def _add_column(
+        self, key: str, steps: Sequence[Any], values: Sequence[Any], stamps: Sequence[float]
+    ) -> None:
+        try:
+            numbers = list(map(float, values))
+            ints = list(map(int, steps))
+        except (TypeError, ValueError):
+            bad = next(v for v in (*values, *steps) if not _is_number(v))
+            raise InputError(f"Metric '{key}' must be a number; got {bad!r}") from None
+        self._writer.add_points(self.id, self._key("metric", key), ints, numbers, list(stamps))
 
     def log_series(
         self,
