@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import math
 import operator
-import os
 import random
 import re
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from mlcycle.core import Config, InputError, new_id, now
 from mlcycle.store import Workspace
@@ -32,9 +31,6 @@ from mlcycle.tracking._queries import search_runs
 from mlcycle.tracking._search import NUMBER_TEXT, filter_clause, order_clauses
 from mlcycle.tracking._sql import SqlTrackingStore
 
-PG_URL = os.environ.get(
-    "MLCYCLE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 NAN, INF = float("nan"), float("inf")
 #: 2025-01-01T00:00:00Z: the fixed corpus starts around here (far from "now").
 T0 = datetime(2025, 1, 1, tzinfo=UTC).timestamp()
@@ -45,33 +41,13 @@ INJECTION = "'; DROP TABLE runs; --"
 # -- databases ------------------------------------------------------------------------------
 
 
-def _fresh_postgres() -> Iterator[str]:
-    """Yield the URL of a new PostgreSQL database and drop it afterwards (as tests/conftest.py)."""
-    try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as err:  # no driver or no server
-        reason = f"PostgreSQL not reachable at {PG_URL}: {str(err).splitlines()[0]}"
-        if os.environ.get("MLCYCLE_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason + " (MLCYCLE_REQUIRE_POSTGRES=1)")
-        pytest.skip(reason)
-    name = f"mlcycle_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 def ws(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fresh_postgres_database: Callable[[], AbstractContextManager[str]],
 ) -> Iterator[Workspace]:
     """One workspace per backend for the whole module, with both corpora written."""
     root = tmp_path_factory.mktemp(f"search-{request.param}")
@@ -79,7 +55,7 @@ def ws(
         workspace = Workspace(root)
         yield from _filled(workspace)
     else:
-        for url in _fresh_postgres():
+        with fresh_postgres_database() as url:
             yield from _filled(Workspace(root, Config(db_url=url)))
 
 
