@@ -51,6 +51,7 @@ _COMMAND_MODULES = {
     "runs": "_inspect",
     "models": "_inspect",
     "data": "_data",
+    "import": "_import",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from mlcycle.tracking._batch import MetricColumns, NewRun, RunBatch, check_key
 from mlcycle.tracking._environment import environment, git_commit
+from mlcycle.tracking._mlflow_import import ImportProgress, ImportResult, import_mlflow
 from mlcycle.tracking._queries import (
     experiment_names,
     get_run,
@@ -34,6 +35,8 @@ from mlcycle.tracking._store import TrackingStore, store_for
 __all__ = [
     "FAILED",
     "FINISHED",
+    "ImportProgress",
+    "ImportResult",
     "RUNNING",
     "MetricColumns",
     "MetricPoint",
@@ -51,6 +54,7 @@ __all__ = [
     "experiment_names",
     "get_run",
     "git_commit",
+    "import_mlflow",
     "list_runs",
     "metric_history",
     "metric_keys",

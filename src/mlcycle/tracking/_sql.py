@@ -158,9 +158,8 @@ class SqlTrackingStore:
         self._experiments[name] = str(found)
         return str(found)
 
-    def create_run(self, run: NewRun) -> None:
-        """Insert `run` (status RUNNING unless it says otherwise)."""
-        row = {
+    def _run_row(self, run: NewRun) -> dict[str, Any]:
+        return {
             "id": run.id,
             "experiment_id": self.experiment_id(run.experiment),
             "parent_id": run.parent_id,
@@ -171,8 +170,22 @@ class SqlTrackingStore:
             "git_commit": run.git_commit,
             "environment": run.environment,
         }
+
+    def create_run(self, run: NewRun) -> None:
+        """Insert `run` (status RUNNING unless it says otherwise)."""
         with self.ws.db.engine.begin() as conn:
-            conn.execute(insert(_RUNS), row)
+            conn.execute(insert(_RUNS), self._run_row(run))
+
+    def import_run(self, run: NewRun, batch: RunBatch) -> bool:
+        """Insert a finished `run` and apply its `batch` in one transaction (an import).
+
+        Returns False, writing nothing, if a run with this id exists already.
+        """
+        with self.ws.db.engine.begin() as conn:
+            if not _insert_ignore(conn, _RUNS, [self._run_row(run)]):
+                return False
+            self._apply(conn, batch)
+        return True
 
     def run_exists(self, run_id: str) -> bool:
         """Whether a run with exactly this id exists."""
