@@ -28,9 +28,11 @@ def test_public_names_are_pinned() -> None:
             "Workspace",
             "__version__",
             "current_run",
+            "get_run",
             "load_model",
             "open_workspace",
             "pipeline",
+            "search_runs",
             "start_run",
             "step",
         ]

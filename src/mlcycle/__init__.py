@@ -28,7 +28,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from mlcycle._facade import current_run, load_model, open_workspace, start_run
+from mlcycle._facade import (
+    current_run,
+    get_run,
+    load_model,
+    open_workspace,
+    search_runs,
+    start_run,
+)
 from mlcycle.core import (
     ConfigError,
     DataError,
@@ -76,9 +83,11 @@ __all__ = [
     "Workspace",
     "__version__",
     "current_run",
+    "get_run",
     "load_model",
     "open_workspace",
     "pipeline",
+    "search_runs",
     "start_run",
     "step",
 ]

@@ -15,7 +15,18 @@ from mlcycle.data import BIKE_SHARING_CSV
 def test_help_lists_the_commands(tmp_path: Path, cli: Any) -> None:
     out = cli(tmp_path, "--help")
     assert out.returncode == 0
-    for command in ("quickstart", "init", "loop", "serve", "monitor", "runs", "models", "data"):
+    for command in (
+        "quickstart",
+        "init",
+        "loop",
+        "serve",
+        "monitor",
+        "runs",
+        "models",
+        "data",
+        "server",
+        "import",
+    ):
         assert command in out.stdout
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from mlcycle.core import InputError, ModelNotFound
@@ -160,3 +162,11 @@ def test_promote_moves_alias_only_when_gate_passed(any_workspace: Workspace) -> 
     assert audit_log(ws, "bikes")[0] == event
     other = promote(ws, "bikes", 1, gate("mae", 1.0, 8.0, 0.1), alias="champion")
     assert other is not None and alias_version(ws, "bikes", "champion") == 1
+
+
+def test_non_finite_version_metrics_round_trip(any_workspace: Workspace) -> None:
+    version = register_model_version(
+        any_workspace, "m", "a" * 64, metrics={"mae": 1.5, "r2": float("nan"), "ll": float("inf")}
+    )
+    stored = get_model_version(any_workspace, "m", version.version).metrics
+    assert stored["mae"] == 1.5 and math.isnan(stored["r2"]) and stored["ll"] == math.inf

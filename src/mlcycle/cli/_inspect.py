@@ -1,35 +1,59 @@
-"""`mlcycle runs ...` and `mlcycle models ...`: listings and details, with `--json`."""
+"""`mlcycle runs ...` and `mlcycle models ...`: listings and details, with `--json`.
+
+`runs` commands read the tracking server of `$MLCYCLE_TRACKING_URI` when it
+is set, else the workspace.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from mlcycle.cli import _context
 from mlcycle.cli._output import console, print_json, table, when
 
-runs_app = typer.Typer(help="Tracked runs: list, show, compare.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from mlcycle.tracking import RunRecord, TrackingStore
+
+runs_app = typer.Typer(help="Tracked runs: list, search, show, compare.", no_args_is_help=True)
 models_app = typer.Typer(help="The model registry: list, show, promote.", no_args_is_help=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+#: `metrics.KEY` in a filter or order item: a plain, back-quoted or double-quoted key.
+_METRIC_REF = re.compile(r"""\bmetrics\.(?:`([^`]*)`|"([^"]*)"|([A-Za-z0-9_./-]+))""")
+_METRIC_COLUMNS = 6
 
 
-@runs_app.command("list")
-def runs_list(
-    experiment: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 50,
-    as_json: JsonFlag = False,
-) -> None:
-    """List runs, newest first."""
-    from mlcycle.tracking import list_runs
+def _tracking() -> TrackingStore:
+    """The tracking server of `$MLCYCLE_TRACKING_URI` if set, else the workspace's database."""
+    from mlcycle._facade import tracking_uri
 
-    runs = list_runs(_context.open_workspace(), experiment=experiment, limit=limit)
-    if as_json:
-        print_json([r.to_dict() for r in runs])
-        return
-    keys = sorted({k for r in runs for k in r.metrics})[:4]
+    uri = tracking_uri()
+    if uri is not None:
+        from mlcycle.tracking._http import http_store
+
+        return http_store(uri)
+    from mlcycle.tracking import store_for
+
+    return store_for(_context.open_workspace())
+
+
+def _metric_columns(runs: Sequence[RunRecord], texts: Sequence[str], most: int) -> list[str]:
+    """Metric keys to show: those named in `texts` (filter, order items) first, then others."""
+    named = [
+        next(g for g in m.groups() if g is not None)
+        for text in texts
+        for m in _METRIC_REF.finditer(text)
+    ]
+    others = sorted({k for r in runs for k in r.metrics})
+    return list(dict.fromkeys([*named, *others]))[: max(most, len(set(named)))]
+
+
+def _runs_table(title: str, runs: Sequence[RunRecord], keys: Sequence[str]) -> None:
     table(
-        f"{len(runs)} runs",
+        title,
         ["id", "experiment", "name", "status", "started", *keys],
         [
             (
@@ -45,15 +69,65 @@ def runs_list(
     )
 
 
+@runs_app.command("list")
+def runs_list(
+    experiment: Annotated[str | None, typer.Option(help="Only this experiment.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs.")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List runs, newest first."""
+    runs = _tracking().search_runs(experiment=experiment, limit=limit)
+    if as_json:
+        print_json([r.to_dict() for r in runs])
+        return
+    _runs_table(f"{len(runs)} runs", runs, _metric_columns(runs, (), 4))
+
+
+@runs_app.command("search")
+def runs_search(
+    query: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILTER",
+            help="e.g. \"metrics.mae < 40 and params.model = 'hgb'\" (docs/tracking-search.md).",
+        ),
+    ] = "",
+    order_by: Annotated[
+        list[str] | None,
+        typer.Option("--order-by", help="FIELD [ASC|DESC], e.g. 'metrics.mae'; repeatable."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many runs.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many runs (paging).")] = 0,
+    experiment: Annotated[
+        list[str] | None, typer.Option(help="Only this experiment; repeatable.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Search runs with a filter, in an order (default: newest first), one page at a time."""
+    found = _tracking().search_runs(  # one more than asked: is there a next page?
+        query,
+        experiment=experiment or None,
+        order_by=order_by or (),
+        limit=limit + 1,
+        offset=offset,
+    )
+    runs, next_offset = found[:limit], (offset + limit if len(found) > limit else None)
+    if as_json:
+        print_json({"runs": [r.to_dict() for r in runs], "next_offset": next_offset})
+        return
+    keys = _metric_columns(runs, [query, *(order_by or ())], _METRIC_COLUMNS)
+    _runs_table(f"{len(runs)} runs", runs, keys)
+    if next_offset is not None:
+        console.print(f"More runs: add --offset {next_offset}")
+
+
 @runs_app.command("show")
 def runs_show(
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
     as_json: JsonFlag = False,
 ) -> None:
     """Show one run: status, times, params, metrics, tags, artifacts, datasets."""
-    from mlcycle.tracking import get_run
-
-    run = get_run(_context.open_workspace(), run_id)
+    run = _tracking().get_run(run_id)
     if as_json:
         print_json(run.to_dict())
         return
@@ -78,10 +152,8 @@ def runs_compare(
     as_json: JsonFlag = False,
 ) -> None:
     """Compare runs side by side: params and metrics."""
-    from mlcycle.tracking import get_run
-
-    ws = _context.open_workspace()
-    runs = [get_run(ws, r) for r in run_ids]
+    store = _tracking()
+    runs = [store.get_run(r) for r in run_ids]
     if as_json:
         print_json([r.to_dict() for r in runs])
         return

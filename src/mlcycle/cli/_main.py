@@ -52,6 +52,7 @@ _COMMAND_MODULES = {
     "models": "_inspect",
     "data": "_data",
     "import": "_import",
+    "server": "_server",
 }
 
 

@@ -8,6 +8,7 @@ never disagree with the state.
 from __future__ import annotations
 
 import getpass
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,9 +82,15 @@ def _version(row: ModelVersionRow, aliases: Mapping[int, tuple[str, ...]]) -> Mo
         row.package_id,
         row.run_id,
         row.created_at,
-        row.metrics,
+        {k: float(v) for k, v in row.metrics.items()},  # "nan"/"inf" back to floats
         aliases.get(row.version, ()),
     )
+
+
+def _json_number(value: float) -> float | str:
+    # JSON has no NaN or infinities (PostgreSQL refuses them): "nan", "inf", "-inf" instead
+    number = float(value)
+    return number if math.isfinite(number) else repr(number)
 
 
 def register_model_version(
@@ -107,7 +114,10 @@ def register_model_version(
             package_id=package_id,
             run_id=run_id,
             created_at=now(),
-            metrics=dict(metrics or {}),
+            # JSON has no NaN or infinities (PostgreSQL refuses them): stored as text
+            metrics={
+                k: v if math.isfinite(v) else repr(float(v)) for k, v in (metrics or {}).items()
+            },
         )
         s.add(row)
         s.add(_audit(name, "register", None, None, row.version, "registered", {}, actor))

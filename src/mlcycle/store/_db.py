@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -107,7 +107,8 @@ class Database:
         try:
             upgrade_to_head(self.engine)
         except OperationalError as err:
-            raise MlcycleError(f"cannot open database {url!r}: {err.orig}") from None
+            shown = make_url(url).render_as_string(hide_password=True)
+            raise MlcycleError(f"cannot open database {shown!r}: {err.orig}") from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

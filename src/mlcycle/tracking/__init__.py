@@ -35,9 +35,9 @@ from mlcycle.tracking._store import TrackingStore, store_for
 __all__ = [
     "FAILED",
     "FINISHED",
+    "RUNNING",
     "ImportProgress",
     "ImportResult",
-    "RUNNING",
     "MetricColumns",
     "MetricPoint",
     "MetricSeries",

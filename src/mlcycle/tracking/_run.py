@@ -366,7 +366,9 @@ def start_run(
     """
     ws = target if isinstance(target, Workspace) else getattr(target, "ws", None)
     store = store_for(target) if isinstance(target, Workspace) else target
-    commit = git_commit(ws.root) if ws is not None else None
+    commit = git_commit(
+        ws.root if ws is not None else Path.cwd()
+    )  # a server run: the caller's checkout
     run_id = new_id()
     store.create_run(
         NewRun(

@@ -1,0 +1,36 @@
+"""JSON-safe values for API responses: non-finite floats travel as strings.
+
+JSON has no NaN or infinity, and a metric may be either. Every response of
+the API writes them as the strings `"NaN"`, `"Infinity"` and `"-Infinity"`
+(the same spelling as :meth:`mlcycle.tracking.RunBatch.to_json` uses for
+uploads); clients turn them back with `float()`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def finite_or_text(value: float) -> float | str:
+    """Return `value`, or its name ("NaN", "Infinity", "-Infinity") if it is not finite."""
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def json_safe(value: Any) -> Any:
+    """Return `value` with every non-finite float (nested in dicts, lists, tuples) as text.
+
+    Numpy scalars become Python numbers; other values are returned unchanged.
+    """
+    if isinstance(value, float):
+        return finite_or_text(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item) and type(value).__module__ == "numpy":
+        return json_safe(item())
+    return value
