@@ -23,16 +23,23 @@ Needs `pip install "mlcycle[mlflow]"`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 BATCH = 1000
 
@@ -110,6 +117,8 @@ class MlcycleSide:
 
         self.ws = mlcycle.open_workspace(root)
         self.store = store or store_for(self.ws)
+        if store is None:  # create the database now, as MlflowSide does, not inside a timing
+            self.store.experiment_id("bench")
         self.start_run = start_run
         self.version = mlcycle.__version__
 
@@ -136,6 +145,104 @@ class MlcycleSide:
         return len(found)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server for {url} exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up in {timeout} s")
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database on 127.0.0.1:5432, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    name = f"mlcycle_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def mlcycle_server(root: Path, db_url: str) -> Iterator[str]:
+    """`mlcycle server` over `db_url` as a subprocess; yields its URL."""
+    port = free_port()
+    args = ["-m", "mlcycle", "-w", str(root), "server", "--db", db_url, "--port", str(port)]
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(url + "/api/health", proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def mlflow_server(db: Path) -> Iterator[str]:
+    """`mlflow server` (its default web UI) over the SQLite file `db`; yields its URL."""
+    port = free_port()
+    args = [
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{db}",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(url + "/health", proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def page_load(url: str, ready: str) -> float:
+    """Seconds until `url` has loaded in Chromium and `ready` (a CSS selector) is visible."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(url)  # warm-up: caches, first query plans
+        page.wait_for_selector(ready, timeout=60_000)
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            page.goto(url)
+            page.wait_for_selector(ready, timeout=60_000)
+            times.append(time.perf_counter() - start)
+        browser.close()
+    return statistics.median(times)
+
+
 def measure(side: Any, calls: int, points: int, runs: int) -> dict[str, tuple[int, float]]:
     """Run the four measurements on `side`; return {name: (work units, seconds)}."""
     out = {
@@ -155,35 +262,68 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--mlflow-scale", type=float, default=1.0)
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="also mlcycle's server over PostgreSQL, and the runs page",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
     scale = args.mlflow_scale
     results: dict[str, dict[str, tuple[int, float]]] = {}
+    pages: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "mlflow").mkdir()
         sides = {
             "MLflow": MlflowSide(Path(tmp) / "mlflow"),
             "mlcycle": MlcycleSide(Path(tmp) / "mlc"),
         }
-        (Path(tmp) / "mlflow").mkdir(exist_ok=True)
         for name, side in sides.items():
             f = scale if name == "MLflow" else 1.0
             print(f"{name} {side.version}: measuring...", flush=True)
             results[name] = measure(
                 side, int(args.calls * f), int(args.points * f) // BATCH * BATCH, int(args.runs * f)
             )
+        if args.server:
+            from mlcycle.tracking._http import HttpTrackingStore
+
+            with mlflow_server(Path(tmp) / "mlflow" / "mlflow.db") as url:
+                exp = sides["MLflow"].exp
+                pages["MLflow"] = page_load(f"{url}/#/experiments/{exp}/runs", "text=matching runs")
+            with mlcycle_server(Path(tmp) / "mlc", sides["mlcycle"].ws.db.url) as url:
+                pages["mlcycle (SQLite)"] = page_load(f"{url}/?experiment=bench", "table tbody tr")
+            with postgres_database() as db, mlcycle_server(Path(tmp) / "pg", db) as url:
+                print("mlcycle server over PostgreSQL: measuring...", flush=True)
+                side = MlcycleSide(Path(tmp) / "client", HttpTrackingStore(url))
+                results["server"] = measure(
+                    side, args.calls, args.points // BATCH * BATCH, int(args.runs * scale)
+                )
+                pages["mlcycle (server, PostgreSQL)"] = page_load(
+                    f"{url}/?experiment=bench", "table tbody tr"
+                )
     print(f"\n{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}")
-    print("| operation | MLflow | mlcycle | speed-up |\n|---|---|---|---|")
+    columns = [c for c in ("MLflow", "mlcycle", "server") if c in results]
+    head = {
+        "MLflow": "MLflow (SQLite)",
+        "mlcycle": "mlcycle (SQLite)",
+        "server": "mlcycle server (PostgreSQL)",
+    }
+    print("| operation | " + " | ".join(head[c] for c in columns) + " | speed-up (SQLite) |")
+    print("|---" * (len(columns) + 2) + "|")
     for op in results["mlcycle"]:
-        (n_f, t_f), (n_m, t_m) = results["MLflow"][op], results["mlcycle"][op]
-        if op.startswith("search"):
-            print(f"| {op} | {t_f * 1000:.1f} ms | {t_m * 1000:.1f} ms | {t_f / t_m:.1f}x |")
-        else:
-            rate_f, rate_m = n_f / t_f, n_m / t_m
-            print(
-                f"| {op} | {n_f:,} in {t_f:.2f} s = {rate_f:,.0f}/s | "
-                f"{n_m:,} in {t_m:.2f} s = {rate_m:,.0f}/s | {rate_m / rate_f:.1f}x |"
-            )
+        cells, rates = [], {}
+        for c in columns:
+            n, t = results[c][op]
+            if op.startswith("search"):
+                cells.append(f"{t * 1000:.1f} ms")
+                rates[c] = 1 / t
+            else:
+                cells.append(f"{n:,} in {t:.2f} s = {n / t:,.0f}/s")
+                rates[c] = n / t
+        print(f"| {op} | " + " | ".join(cells) + f" | {rates['mlcycle'] / rates['MLflow']:.1f}x |")
+    for name, seconds in pages.items():
+        print(f"runs page in Chromium, {name}: {seconds * 1000:.0f} ms (median of 5)")
 
 
 if __name__ == "__main__":
