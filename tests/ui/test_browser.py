@@ -23,9 +23,12 @@ CHROMIUM = os.environ.get("MLCYCLE_TEST_CHROMIUM", "/usr/bin/chromium")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt install chromium)")
+        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("MLCYCLE_REQUIRE_CHROMIUM") == "1":  # set by .ci/run
+            pytest.fail(reason + " (MLCYCLE_REQUIRE_CHROMIUM=1)")
+        pytest.skip(reason)
+    from playwright import sync_api
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
