@@ -74,7 +74,74 @@ def test_a_changed_source_is_not_stored(store: ObjectStore, src: Path) -> None:
     with pytest.raises(DataError, match="changed while it was being added"):
         store.add_file(src, oid, ("copy",), before)
     assert not store.exists(oid)
-    assert list((Path(store.root) / "tmp").iterdir()) == []
+    assert _files(store) == []  # no object, no temp file
+
+
+def _files(store: ObjectStore) -> list[Path]:
+    return [p for p in Path(store.root).rglob("*") if not p.is_dir()]
+
+
+@pytest.mark.parametrize("tmpfile", [True, False], ids=["o_tmpfile", "renamed_temp"])
+def test_both_write_methods_store_the_same_read_only_object(
+    store: ObjectStore, src: Path, tmpfile: bool
+) -> None:
+    store._tmpfile = tmpfile and store._tmpfile  # False: the portable temp + rename path
+    oid = hash_file(src)
+    assert store.add_file(src, oid, ("copy",), src.stat()) == "copy"
+    manifest = store.put_bytes(b'{"entries":[]}')
+    assert sorted(_files(store)) == sorted([store.path_of(oid), store.path_of(manifest)])  # type: ignore[type-var]
+    assert _mode(store.path_of(oid)) == 0o444  # type: ignore[arg-type]
+    assert store.get_bytes(oid) == src.read_bytes()
+    assert store.add_file(src, oid, ("copy",)) == "exists"
+
+
+def test_a_changed_source_leaves_no_named_temp_file(store: ObjectStore, src: Path) -> None:
+    from mlcycle.core import DataError
+
+    store._tmpfile = False
+    before = src.stat()
+    oid = hash_file(src)
+    src.write_bytes(b"different now")
+    with pytest.raises(DataError, match="changed while it was being added"):
+        store.add_file(src, oid, ("copy",), before)
+    assert _files(store) == []
+
+
+def test_a_changed_source_is_not_hardlinked_and_keeps_its_mode(
+    store: ObjectStore, src: Path
+) -> None:
+    from mlcycle.core import DataError
+
+    before = src.stat()
+    oid = hash_file(src)
+    with open(src, "ab") as f:
+        f.write(b"more")
+    with pytest.raises(DataError, match="changed while it was being added"):
+        store.add_file(src, oid, ("hardlink",), before)
+    assert not store.exists(oid)
+    assert _mode(src) == stat.S_IMODE(before.st_mode)
+
+
+def test_an_unsupported_link_kind_is_tried_once(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from mlcycle.store import _objects
+
+    calls = []
+
+    def no_reflink(src: Path, dest: Path) -> None:
+        calls.append(src)
+        raise OSError(errno.EOPNOTSUPP, "no reflinks here")
+
+    monkeypatch.setattr(_objects, "_reflink", no_reflink)
+    for i in range(3):
+        f = tmp_path / f"f{i}.bin"
+        f.write_bytes(os.urandom(1000))
+        assert store.add_file(f, hash_file(f), ("reflink", "copy"), f.stat()) == "copy"
+    assert len(calls) == 1
+    assert len(_files(store)) == 3
 
 
 @pytest.mark.parametrize("links", [["copy"], ["symlink", "copy"], ["hardlink", "copy"]])

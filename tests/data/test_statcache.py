@@ -34,8 +34,8 @@ def test_unchanged_files_are_not_hashed_again(
 ) -> None:
     first = hash_path(workspace, folder)
     calls: list[str] = []
-    real = _tracked.hash_file
-    monkeypatch.setattr(_tracked, "hash_file", lambda p: calls.append(str(p)) or real(p))
+    real = _tracked.digest
+    monkeypatch.setattr(_tracked, "digest", lambda p, n: calls.append(str(p)) or real(p, n))
     assert hash_path(workspace, folder) == first
     assert calls == []
     victim = folder / "d1" / "1.txt"

@@ -135,3 +135,48 @@ def test_nonsense_pointer_names_file_and_field(workspace: Workspace) -> None:
     with pytest.raises(DataError, match=r"a\.txt\.mlc: field 'size'"):
         status(workspace)
     os.chmod(f, 0o644)
+
+
+@pytest.mark.parametrize("size", [0, 1, 1023, 1 << 10, (1 << 20) - 1, 1 << 20, (8 << 20) + 5])
+def test_digest_matches_hash_file_on_both_sides_of_the_thresholds(
+    tmp_path: Path, size: int
+) -> None:
+    from mlcycle.data._tracked import digest
+
+    f = tmp_path / "f.bin"
+    f.write_bytes(os.urandom(size))
+    assert digest(str(f), size) == hash_file(f) == hash_bytes(f.read_bytes())
+
+
+def test_store_path_stores_every_file_once_and_the_manifest(workspace: Workspace) -> None:
+    folder = _folder(workspace.root / "data")
+    (folder / "twin.bin").write_bytes(bytes([3]) * 1003)  # the same bytes as sub/1/f3.bin
+    stored = store_path(workspace, folder)
+    assert stored.manifest is not None and stored.files == 7
+    oids = {e.oid for e in stored.manifest.entries}
+    assert len(oids) == 6
+    assert all(workspace.objects.exists(o) for o in oids | {stored.oid})
+    objects = Path(workspace.objects.root)
+    assert [p for p in objects.rglob("*.tmp")] == []
+    assert store_path(workspace, folder) == stored  # all cached: nothing to place
+
+
+def test_a_file_that_changes_after_hashing_fails_the_add(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlcycle.data import _tracked
+
+    folder = _folder(workspace.root / "data")
+    real = _tracked.digest
+
+    def digest_then_edit(path: str, size: int) -> str:
+        oid = real(path, size)
+        if path.endswith("f2.bin"):
+            with open(path, "ab") as f:
+                f.write(b"edited after hashing")
+        return oid
+
+    monkeypatch.setattr(_tracked, "digest", digest_then_edit)
+    with pytest.raises(DataError, match=r"f2\.bin changed while it was being added"):
+        store_path(workspace, folder)
+    assert not workspace.objects.exists(hash_bytes(bytes([2]) * 1002))

@@ -12,8 +12,12 @@ package keeps its manifest and every file it lists):
 Objects written in the last `keep_recent_seconds` are kept whatever the
 references say, because a concurrent writer stores its objects before it
 records the reference. Temp files older than that (from killed writers)
-are removed too. Dataset versions no run used and no pointer names are
-not references: their objects go, like DVC's `gc --workspace`.
+are removed too: `tmp/<id>` of a remote store's writer, and the
+`.<id>.tmp` files that a local writer without `O_TMPFILE` (and a
+downloader) builds beside the object. On Linux a local writer's temp is
+an `O_TMPFILE` inode, which a kill frees with nothing left to collect.
+Dataset versions no run used and no pointer names are not references:
+their objects go, like DVC's `gc --workspace`.
 """
 
 from __future__ import annotations
@@ -192,7 +196,7 @@ def _inventory(store: ObjectStore) -> tuple[dict[str, dict[str, Any]], dict[str,
 
 
 def _is_temp(store: ObjectStore, path: str) -> bool:
-    """`tmp/<id>` of a writer, or a downloader's `.<name>.<id>.tmp` beside an object."""
+    """`tmp/<id>` of a writer, or a `.<id>.tmp` / `.<name>.<id>.tmp` beside an object."""
     name = path.rsplit("/", 1)[-1]
     return path.startswith(f"{store.root}/tmp/") or (name.startswith(".") and name.endswith(".tmp"))
 

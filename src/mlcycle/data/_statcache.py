@@ -26,6 +26,7 @@ _SCHEMA = (
 )
 
 Key = tuple[int, int, int]
+Entry = tuple[int, int, int, str]  # (size, mtime_ns, inode, oid): a key and its BLAKE3 id
 
 
 def stat_key(st: os.stat_result) -> Key:
@@ -62,14 +63,18 @@ class StatCache:
         )
         return row[3] if row and tuple(row[:3]) == stat_key(st) else None
 
-    def lookup_under(self, folder: str) -> dict[str, tuple[Key, str]]:
-        """Every entry below the absolute folder path `folder`: path -> (key, oid)."""
+    def lookup_under(self, folder: str) -> dict[str, Entry]:
+        """Every entry below the absolute folder path `folder`, by path.
+
+        An entry is (size, mtime_ns, inode, oid): compare `entry[:3]` with
+        :func:`stat_key` of the file's stat now.
+        """
         prefix = folder.rstrip(os.sep) + os.sep
         rows = self._db().execute(
             "SELECT path, size, mtime_ns, inode, oid FROM stat WHERE path >= ? AND path < ?",
             (prefix, prefix[:-1] + chr(ord(os.sep) + 1)),
         )
-        return {r[0]: ((r[1], r[2], r[3]), r[4]) for r in rows}
+        return {r[0]: r[1:] for r in rows}
 
     def store(self, entries: list[tuple[str, os.stat_result, str]]) -> None:
         """Remember (absolute path, stat when hashed, BLAKE3 id) for each entry."""

@@ -2,11 +2,15 @@
 
 A file's id is its BLAKE3 digest; a folder's id is the digest of its
 manifest (see :mod:`mlcycle.data._manifest`). Hashing goes through the stat
-cache, so unchanged files cost one `stat`; files are hashed on a thread
-pool (BLAKE3 releases the GIL, large files use its own threads on an mmap).
+cache, so unchanged files cost one `stat`. Files are hashed one after
+another on the calling thread: a small file in one read and one BLAKE3
+call, a file of :data:`THREADED_FROM` bytes or more with BLAKE3's own
+threads (a thread pool over small files cost more in GIL hand-offs than it
+gained: 0.15 s against 0.09 s for 2,000 files of 256 KiB on 2 cores).
 Storing links each file into the workspace cache (`ws.objects`) by the
-configured `cache.link` kinds; restoring builds the file or folder under a
-temporary sibling name and renames it into place.
+configured `cache.link` kinds as soon as it is hashed: links on the
+calling thread, copies on :data:`WORKERS` threads. Restoring builds the
+file or folder under a temporary sibling name and renames it into place.
 
 Nothing here imports SQLAlchemy, pandas or fsspec beyond what the
 workspace already loaded: the pipeline's no-op run and `data status` use it.
@@ -17,20 +21,32 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlcycle.core import DataError, NotFound, hash_file, new_id
-from mlcycle.data._manifest import Kind, Manifest, ManifestEntry, load_manifest
+import blake3
+
+from mlcycle.core import DataError, NotFound, hash_bytes, hash_file, new_id
+from mlcycle.data._manifest import Kind, Manifest, ManifestEntry, load_manifest, manifest_bytes
 from mlcycle.data._statcache import StatCache, stat_key
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     from mlcycle.store import Workspace
 
+#: Threads that place files into the cache (and restore them): kernel copies and
+#: links release the GIL, and overlapping them hides file system latency.
 WORKERS = min(32, (os.cpu_count() or 1) * 4)
+#: Files of this many bytes or more are hashed with BLAKE3's threads (below: one thread).
+THREADED_FROM = 1 << 20
+_MMAP_FROM = 8 << 20  # and from this size, from a memory map (`mlcycle.core.hash_file`)
 Progress = Callable[[int], None]  # called with a number of bytes just done
+# Called with each file as soon as its id is known, and whether it was read (not from the
+# stat cache).
+OnHashed = Callable[["FileState", bool], None]
 
 
 @dataclass(frozen=True)
@@ -58,7 +74,7 @@ class PathHash:
     files: int
     states: tuple[FileState, ...] = field(default=(), compare=False, repr=False)
 
-    @property
+    @cached_property
     def manifest(self) -> Manifest | None:
         """The folder's manifest (None for a file)."""
         if self.kind == "file":
@@ -86,44 +102,58 @@ def _scan(path: Path) -> tuple[Kind, list[tuple[str, str, os.stat_result]]]:
     return "file", [(str(path), path.name, st)]
 
 
+def digest(path: str, size: int) -> str:
+    """The BLAKE3 id of the file at `path` of `size` bytes (as :func:`mlcycle.core.hash_file`).
+
+    Small files are read whole and hashed on this thread; from
+    :data:`THREADED_FROM` bytes BLAKE3 uses its own threads, and from 8 MiB
+    it reads a memory map. The id does not depend on the method.
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+    """
+    if size >= _MMAP_FROM:
+        return hash_file(path)
+    threads = blake3.blake3.AUTO if size >= THREADED_FROM else 1
+    with open(path, "rb", buffering=0) as f:
+        return blake3.blake3(f.read(), max_threads=threads).hexdigest()
+
+
 def _hash_all(
     cache: StatCache,
     kind: Kind,
     path: Path,
     found: list[tuple[str, str, os.stat_result]],
     progress: Progress | None,
+    on_hashed: OnHashed | None = None,
 ) -> list[FileState]:
     known = cache.lookup_under(str(path)) if kind == "dir" else {}
     if kind == "file" and (oid := cache.lookup(str(path), found[0][2])):
-        known = {str(path): (stat_key(found[0][2]), oid)}
-    states: dict[str, FileState] = {}
-    todo = []
+        known = {str(path): (*stat_key(found[0][2]), oid)}
+    states: list[FileState] = []
+    fresh: list[FileState] = []
     for p, rel, st in found:
         hit = known.get(p)
-        if hit and hit[0] == stat_key(st):
-            states[p] = FileState(p, rel, st, hit[1])
+        if hit is not None and hit[:3] == stat_key(st):
+            state, read = FileState(p, rel, st, hit[3]), False
         else:
-            todo.append((p, rel, st))
-
-    def work(item: tuple[str, str, os.stat_result]) -> FileState:
-        state = FileState(item[0], item[1], item[2], hash_file(item[0]))
-        if progress:
-            progress(item[2].st_size)
-        return state
-
-    with ThreadPoolExecutor(WORKERS) as pool:
-        fresh = list(pool.map(work, todo)) if len(todo) > 1 else [work(t) for t in todo]
+            state, read = FileState(p, rel, st, digest(p, st.st_size)), True
+            fresh.append(state)
+            if progress:
+                progress(st.st_size)
+        if on_hashed:
+            on_hashed(state, read)
+        states.append(state)
     cache.store([(s.path, s.stat, s.oid) for s in fresh])
-    states.update((s.path, s) for s in fresh)
-    return [states[p] for p, _, _ in found]
+    return states
 
 
 def _path_hash(kind: Kind, states: list[FileState]) -> PathHash:
     size = sum(s.stat.st_size for s in states)
     if kind == "file":
         return PathHash("file", states[0].oid, size, 1, tuple(states))
-    entries = [ManifestEntry(s.rel, s.oid, s.stat.st_size) for s in states]
-    return PathHash("dir", Manifest.of(entries).oid, size, len(states), tuple(states))
+    oid = hash_bytes(manifest_bytes((s.rel, s.oid, s.stat.st_size) for s in states))
+    return PathHash("dir", oid, size, len(states), tuple(states))
 
 
 def hash_path(ws: Workspace, path: Path, *, progress: Progress | None = None) -> PathHash:
@@ -143,13 +173,22 @@ def hash_path(ws: Workspace, path: Path, *, progress: Progress | None = None) ->
     return hash_in(ws.state_dir, path, progress)
 
 
-def hash_in(state_dir: Path, path: Path, progress: Progress | None = None) -> PathHash:
-    """:func:`hash_path` with the stat cache of the `.mlcycle/` folder `state_dir`."""
+def hash_in(
+    state_dir: Path,
+    path: Path,
+    progress: Progress | None = None,
+    on_hashed: OnHashed | None = None,
+) -> PathHash:
+    """:func:`hash_path` with the stat cache of the `.mlcycle/` folder `state_dir`.
+
+    `on_hashed` is called with each file (in path order) as soon as its id
+    is known, and True if it was read (False: its id came from the stat cache).
+    """
     path = Path(os.path.abspath(path))
     kind, found = _scan(path)
     cache = StatCache(state_dir)
     try:
-        return _path_hash(kind, _hash_all(cache, kind, path, found, progress))
+        return _path_hash(kind, _hash_all(cache, kind, path, found, progress, on_hashed))
     finally:
         cache.close()
 
@@ -158,24 +197,57 @@ def store_path(ws: Workspace, path: Path, *, progress: Progress | None = None) -
     """Put the file or folder at `path` into the workspace cache and return its address.
 
     Files go in by the first of `ws.config.cache.link` that works (reflink,
-    hardlink, copy; see :meth:`mlcycle.store.ObjectStore.add_file`); a
-    folder's manifest is stored too. Writes no pointer file and no database row.
+    hardlink, copy; see :meth:`mlcycle.store.ObjectStore.add_file`), each as
+    soon as it is hashed: links on this thread (a few cheap system calls),
+    copies on :data:`WORKERS` threads once the first file had to be copied
+    (kernel copies overlap each other and the hashing). A folder's manifest
+    is stored last. Writes no pointer file and no database row.
 
     Raises:
         DataError: if `path` does not exist or changed while being stored.
     """
-    hashed = hash_path(ws, path, progress=progress)
-    links = tuple(ws.config.cache.link)
-    missing = {s.oid: s for s in hashed.states}  # same bytes twice: store once
-
-    def put(s: FileState) -> str:
-        return ws.objects.add_file(Path(s.path), s.oid, links, s.stat)
-
-    with ThreadPoolExecutor(WORKERS) as pool:
-        list(pool.map(put, missing.values()))
+    with _Placer(ws) as placer:
+        hashed = hash_in(ws.state_dir, path, progress, placer.put)
     if hashed.manifest is not None:
         ws.objects.put_bytes(hashed.manifest.to_bytes())
     return hashed
+
+
+class _Placer:
+    """Puts hashed files into the cache: inline while links work, on threads once copying."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.objects = ws.objects
+        self.links = tuple(ws.config.cache.link)
+        self.seen: set[str] = set()  # same bytes twice: store once
+        self.pool: ThreadPoolExecutor | None = None
+        self.placing: list[Future[str]] = []
+
+    def put(self, s: FileState, read: bool) -> None:
+        """Store `s` unless stored; `read` False (from the stat cache) means probably stored."""
+        if s.oid in self.seen or (not read and self.objects.exists(s.oid)):
+            return
+        self.seen.add(s.oid)
+        if self.pool is not None:
+            self.placing.append(self.pool.submit(self._add, s))
+        elif self._add(s) == "copy":
+            from concurrent.futures import ThreadPoolExecutor  # not on `status`'s path
+
+            self.pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="mlcycle-place")
+
+    def _add(self, s: FileState) -> str:
+        return self.objects.add_file(s.path, s.oid, self.links, s.stat)
+
+    def __enter__(self) -> _Placer:
+        return self
+
+    def __exit__(self, error: type[BaseException] | None, *_: object) -> None:
+        """Wait for every placement; raise the first error, unless one is on its way."""
+        if self.pool is None:
+            return
+        self.pool.shutdown(wait=True)
+        for future in self.placing if error is None else ():
+            future.result()
 
 
 def _sibling(path: Path, tag: str) -> Path:
@@ -183,6 +255,8 @@ def _sibling(path: Path, tag: str) -> Path:
 
 
 def _build_dir(ws: Workspace, manifest: Manifest, tmp: Path, path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     links = tuple(ws.config.cache.link)
     missing = [e.path for e in manifest.entries if not ws.objects.exists(e.oid)]
     if missing:

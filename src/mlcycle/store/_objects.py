@@ -12,12 +12,24 @@ On the local file system the store also links files in and out by path
 (copy-on-write clone), a hard link, a symbolic link or a kernel copy, tried
 in the order given. Objects placed that way are read-only (mode 0o444), so
 a link in the workspace cannot be edited into a corrupt object.
+
+Local writes are built in the object's own fan-out folder: on Linux as an
+anonymous `O_TMPFILE` inode that `linkat(2)` names once it is whole (a
+killed writer leaves nothing behind), elsewhere as a `.<id>.tmp` file
+renamed into place (which :func:`mlcycle.data.gc` removes when stale).
+A hard link needs no temp file: the source is made read-only and checked
+unchanged first, then linked under its final name. Nothing is fsynced:
+like git and DVC, the store relies on the rename/link being atomic.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
+import stat as stat_mod
+import sys
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -29,14 +41,24 @@ from mlcycle.core import (
     NotFound,
     hash_bytes,
     hash_file,
-    is_object_id,
     new_id,
 )
 
+# `mlcycle.core.is_object_id` as a regex: 20x faster, and `data status` checks thousands.
+_OBJECT_ID = re.compile(r"[0-9a-f]{64}")
 #: Link kinds in the order :class:`mlcycle.core.CacheConfig` names them.
 LINK_KINDS = ("reflink", "hardlink", "symlink", "copy")
 _FICLONE = 0x40049409  # Linux ioctl: share the extents of one file with another
 _READ_ONLY = 0o444
+StrPath = str | os.PathLike[str]
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux only
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_COPY_CHUNK = 1 << 30  # bytes per sendfile call (the kernel caps one at 2 GiB)
+#: errno values meaning "this file system (or platform) cannot do that kind of link".
+_UNSUPPORTED = frozenset(
+    {errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS}
+    | {errno.EPERM, errno.EISDIR}
+)
 
 
 class ObjectStore:
@@ -53,6 +75,10 @@ class ObjectStore:
         self.url = url
         #: The store's folder when it is on the local file system, else None.
         self.local_root: Path | None = None
+        self._folders: set[str] = set()  # fan-out folders known to exist
+        # (device of the source, link kind) pairs that failed as unsupported: not tried again.
+        self._unsupported: set[tuple[int, str]] = set()
+        self._tmpfile = bool(_O_TMPFILE)  # False once O_TMPFILE + linkat failed here
         if "://" not in url:  # a plain path: no fsspec import (20 ms) until needed
             self.root = os.path.abspath(url)
             os.makedirs(self.root, exist_ok=True)
@@ -83,7 +109,7 @@ class ObjectStore:
         return Path(self._path(oid))
 
     def _path(self, oid: str) -> str:
-        if not is_object_id(oid):
+        if not _OBJECT_ID.fullmatch(oid):
             raise NotFound(f"object id {oid!r} is not a 64-hex BLAKE3 digest")
         return f"{self.root}/{oid[:2]}/{oid[2:]}"
 
@@ -111,11 +137,18 @@ class ObjectStore:
     def put_bytes(self, data: bytes) -> str:
         """Store `data`; return its object id (BLAKE3 hex)."""
         oid = hash_bytes(data)
+        if self.local_root is not None:  # no fsspec import on the local fast path
+            if not os.path.exists(self._path(oid)):
+                self._write_local(oid, lambda fd: _write_all(fd, data))
+            return oid
         return self._commit(oid, lambda tmp: self.fs.pipe_file(tmp, data))
 
     def put_file(self, path: str | os.PathLike[str]) -> str:
         """Store the file at `path` (streamed, never read whole); return its object id."""
         oid = hash_file(path)
+        if self.local_root is not None:
+            self.add_file(Path(path), oid, ("copy",))
+            return oid
         return self._commit(oid, lambda tmp: self.fs.put_file(os.fspath(path), tmp))
 
     def get_bytes(self, oid: str) -> bytes:
@@ -159,43 +192,149 @@ class ObjectStore:
         return target
 
     def add_file(
-        self, src: Path, oid: str, links: tuple[str, ...], stat: os.stat_result | None = None
+        self,
+        src: StrPath,
+        oid: str,
+        links: tuple[str, ...],
+        stat: os.stat_result | None = None,
     ) -> str:
         """Store the file `src` already known to hash to `oid`, linking it in if possible.
 
         Tries `links` in order (`symlink` does not apply to the store and is
-        skipped; `copy` is always the last resort). The object is read-only.
+        skipped; `copy` is always the last resort). The object is read-only;
+        a hard link makes `src` itself read-only. A kind that failed as
+        unsupported on `src`'s device is not tried again by this store.
 
         Args:
             src: the file.
             oid: its BLAKE3 id (from a hash taken when its stat was `stat`).
             links: link kinds to try, e.g. `("reflink", "hardlink", "copy")`.
             stat: `src`'s stat when it was hashed; if given and `src` changed
-                since, nothing is stored.
+                since (size, mtime or inode), nothing is stored.
 
         Returns:
             The link kind used, or `"exists"` if the object was already stored.
 
         Raises:
             DataError: if `src` changed while it was being added.
+            FileNotFoundError: if `src` does not exist.
         """
-        final = self.path_of(oid)
-        if final is None:
+        final = self._path(oid)
+        if self.local_root is None:
             self._commit(oid, lambda tmp: self.fs.put_file(os.fspath(src), tmp))
             return "copy"
-        if final.exists():
+        if os.path.exists(final):
             return "exists"
-        tmp = self.local_root / "tmp" / new_id()  # type: ignore[operator]
-        tmp.parent.mkdir(exist_ok=True)
+        self._folder(oid)
+        dev = stat.st_dev if stat is not None else os.stat(src).st_dev
+        for kind in links:
+            if kind == "copy":
+                break
+            if kind == "symlink" or (dev, kind) in self._unsupported:
+                continue
+            try:
+                return self._link_in(kind, src, final, stat)
+            except OSError as err:
+                if err.errno in _UNSUPPORTED:
+                    self._unsupported.add((dev, kind))
+        return self._copy_in(src, oid, stat)
+
+    def _folder(self, oid: str) -> None:
+        """Create the fan-out folder of `oid` (once per store)."""
+        folder = oid[:2]
+        if folder not in self._folders:
+            os.makedirs(f"{self.root}/{folder}", exist_ok=True)
+            self._folders.add(folder)
+
+    def _link_in(self, kind: str, src: StrPath, final: str, before: os.stat_result | None) -> str:
+        """Place `src` at `final` by `kind` (`reflink` or `hardlink`); OSError if it cannot."""
+        if kind == "reflink":
+            tmp = Path(f"{final[: final.rindex('/')]}/.{new_id()}.tmp")
+            try:
+                _reflink(src, tmp)
+                _check_unchanged(src, before)
+                os.chmod(tmp, _READ_ONLY)
+                os.replace(tmp, final)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            return "reflink"
+        mode = stat_mod.S_IMODE(before.st_mode if before is not None else os.stat(src).st_mode)
+        os.chmod(src, _READ_ONLY)  # first: the object must never be writable, nor change
         try:
-            used = place(src, tmp, [k for k in links if k != "symlink"])
-            _check_unchanged(src, stat)
-            os.chmod(tmp, _READ_ONLY)
-            final.parent.mkdir(exist_ok=True)
-            os.replace(tmp, final)
+            _check_unchanged(src, before)
+            os.link(src, final)
+            return "hardlink"
+        except BaseException as err:
+            os.chmod(src, mode)
+            if isinstance(err, FileExistsError):  # a concurrent writer stored the same bytes
+                return "exists"
+            raise
+
+    def _copy_in(self, src: StrPath, oid: str, before: os.stat_result | None) -> str:
+        """Copy `src` (by the kernel) into a new object `oid`; `"exists"` if a racer won."""
+        fd = os.open(src, os.O_RDONLY | _CLOEXEC)
+        try:
+
+            def fill(out: int) -> None:
+                os.lseek(fd, 0, os.SEEK_SET)  # a retry by another method starts over
+                _copy_fd(fd, out)
+                if before is not None:
+                    _check_unchanged_stat(src, before, os.fstat(fd))
+
+            return "copy" if self._write_local(oid, fill) else "exists"
         finally:
+            os.close(fd)
+
+    def _write_local(self, oid: str, fill: Callable[[int], None]) -> bool:
+        """Write object `oid` with `fill(fd)` so it appears whole or not at all.
+
+        Uses an `O_TMPFILE` inode named by `linkat` once filled where the
+        platform allows, else a `.<id>.tmp` file renamed into place, both in
+        the object's own folder. Returns False if the object already existed.
+        """
+        self._folder(oid)
+        final = self._path(oid)
+        folder = final[: final.rindex("/")]
+        if self._tmpfile:
+            try:
+                fd = os.open(folder, os.O_WRONLY | _O_TMPFILE | _CLOEXEC, _READ_ONLY)
+            except OSError as err:
+                if err.errno not in _UNSUPPORTED:
+                    raise
+                self._tmpfile = False
+            else:
+                try:
+                    fill(fd)
+                    # linkat(AT_SYMLINK_FOLLOW) names the anonymous inode; Python calls
+                    # linkat (not link) only when a dir fd is given, and the kernel ignores
+                    # it for an absolute path, so the file's own fd serves.
+                    os.link(f"/proc/self/fd/{fd}", final, src_dir_fd=fd)
+                    return True
+                except FileExistsError:
+                    return False
+                except OSError as err:
+                    if err.errno not in (errno.ENOENT, errno.EXDEV, errno.EPERM):
+                        raise
+                    self._tmpfile = False  # no /proc, say: rename from now on
+                finally:
+                    os.close(fd)
+        return self._write_renamed(folder, final, fill)
+
+    def _write_renamed(self, folder: str, final: str, fill: Callable[[int], None]) -> bool:
+        """:meth:`_write_local` by a named temp file in `folder` renamed to `final`."""
+        tmp = Path(f"{folder}/.{new_id()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, _READ_ONLY)
+        try:
+            try:
+                fill(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+        except BaseException:
             tmp.unlink(missing_ok=True)
-        return used
+            raise
+        return True
 
     def link_out(self, oid: str, dest: Path, links: tuple[str, ...]) -> str:
         """Place object `oid` at the new path `dest` (which must not exist).
@@ -221,15 +360,43 @@ class ObjectStore:
         return used
 
 
-def _check_unchanged(src: Path, before: os.stat_result | None) -> None:
-    if before is None:
-        return
-    now = os.stat(src)
-    if (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+def _check_unchanged(src: StrPath, before: os.stat_result | None) -> None:
+    if before is not None:
+        _check_unchanged_stat(src, before, os.stat(src))
+
+
+def _check_unchanged_stat(src: StrPath, before: os.stat_result, now: os.stat_result) -> None:
+    """Raise DataError unless size, mtime and inode (if known: 0 from a Windows scandir) agree."""
+    same_inode = before.st_ino in (0, now.st_ino)
+    if not same_inode or (now.st_size, now.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise DataError(f"{src} changed while it was being added; run the command again")
 
 
-def _reflink(src: Path, dest: Path) -> None:
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _copy_fd(src: int, dest: int) -> None:
+    """Copy the rest of file `src` to `dest`: by the kernel (`sendfile(2)`) on Linux.
+
+    `sendfile`, as `shutil.copyfile` uses: `copy_file_range` measured up to 2x
+    slower on ext4 here when the copy competes with other work for memory.
+    """
+    if sys.platform == "linux":  # macOS and the BSDs send to sockets only
+        try:
+            while os.sendfile(dest, src, None, _COPY_CHUNK):
+                pass
+            return
+        except OSError as err:
+            if err.errno not in _UNSUPPORTED:
+                raise
+    while chunk := os.read(src, 1 << 20):
+        _write_all(dest, chunk)
+
+
+def _reflink(src: StrPath, dest: Path) -> None:
     import fcntl
 
     with open(src, "rb") as s, open(dest, "xb") as d:
