@@ -177,7 +177,7 @@ def _upgrade_with_default_version_table(cfg: object, revision: str) -> None:
         env.run_migrations()
 
 
-def test_revision_0002_metric_points_move_into_chunks(empty_db_url: str) -> None:
+def test_revision_0002_metric_points_move_into_chunks(empty_db_url: str, tmp_path: Path) -> None:
     """One row per point (revision 0002) becomes one packed chunk per series plus the
     latest value, with the history in step order."""
     from alembic import command
@@ -209,9 +209,7 @@ def test_revision_0002_metric_points_move_into_chunks(empty_db_url: str) -> None
         upgrade_to_head(engine)
     finally:
         engine.dispose()
-    ws = Workspace(
-        Path(empty_db_url.removeprefix("sqlite:///")).parent / "ws", Config(db_url=empty_db_url)
-    )
+    ws = Workspace(tmp_path / "ws", Config(db_url=empty_db_url))
     try:
         series = metric_series(ws, "r", "loss")
         assert series.steps.tolist() == [0, 1, 2]

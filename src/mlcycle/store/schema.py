@@ -55,7 +55,7 @@ class ParamRow(Base):
 
 
 class MetricChunkRow(Base):
-    """A run of consecutive points of one metric series, packed (see `tracking._chunks`).
+    """A run of consecutive points of one metric series, packed (see `store._chunks`).
 
     One row per metric key per flush, not per point: logging a million points
     writes a handful of rows. `data` holds `n` little-endian int64 steps, then

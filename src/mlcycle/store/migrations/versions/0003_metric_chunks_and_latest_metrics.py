@@ -13,8 +13,6 @@ from collections import defaultdict
 import sqlalchemy as sa
 from alembic import op
 
-from mlcycle.store._chunks import pack_points
-
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -23,6 +21,8 @@ depends_on = None
 
 def _move_points(conn: sa.Connection) -> None:
     """Pack the old one-row-per-point `metrics` into chunks and fill `latest_metrics`."""
+    from mlcycle.store._chunks import pack_points  # numpy: only when there are points to move
+
     series: dict[tuple[str, str], list[tuple[int, float, float]]] = defaultdict(list)
     rows = conn.execute(
         sa.text("SELECT run_id, key, step, value, timestamp FROM metrics ORDER BY id")
