@@ -21,14 +21,16 @@ depends_on = None
 
 def _move_points(conn: sa.Connection) -> None:
     """Pack the old one-row-per-point `metrics` into chunks and fill `latest_metrics`."""
-    from mlcycle.store._chunks import pack_points  # numpy: only when there are points to move
-
     series: dict[tuple[str, str], list[tuple[int, float, float]]] = defaultdict(list)
     rows = conn.execute(
         sa.text("SELECT run_id, key, step, value, timestamp FROM metrics ORDER BY id")
     )
     for run_id, key, step, value, stamp in rows:
         series[(run_id, key)].append((step, value, stamp))
+    if not series:
+        return
+    from mlcycle.store._chunks import pack_points  # numpy: only when there are points to move
+
     chunks, latest = [], []
     for (run_id, key), points in series.items():
         points.sort(key=lambda p: p[0])  # stable: the last logged wins on equal steps
@@ -39,9 +41,8 @@ def _move_points(conn: sa.Connection) -> None:
         latest.append(
             {"run_id": run_id, "key": key, "value": value, "step": step, "timestamp": stamp}
         )
-    if chunks:
-        conn.execute(sa.table("metric_chunks", *map(sa.column, chunks[0])).insert(), chunks)
-        conn.execute(sa.table("latest_metrics", *map(sa.column, latest[0])).insert(), latest)
+    conn.execute(sa.table("metric_chunks", *map(sa.column, chunks[0])).insert(), chunks)
+    conn.execute(sa.table("latest_metrics", *map(sa.column, latest[0])).insert(), latest)
 
 
 def upgrade() -> None:
