@@ -29,6 +29,7 @@ def browser() -> Iterator[Any]:
             pytest.fail(reason + " (MLCYCLE_REQUIRE_CHROMIUM=1)")
         pytest.skip(reason)
     from playwright import sync_api
+
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser
