@@ -82,15 +82,9 @@ def _version(row: ModelVersionRow, aliases: Mapping[int, tuple[str, ...]]) -> Mo
         row.package_id,
         row.run_id,
         row.created_at,
-        {k: float(v) for k, v in row.metrics.items()},  # "nan"/"inf" back to floats
+        {k: float(v) for k, v in row.metrics.items()},  # "NaN"/"Infinity" back to floats
         aliases.get(row.version, ()),
     )
-
-
-def _json_number(value: float) -> float | str:
-    # JSON has no NaN or infinities (PostgreSQL refuses them): "nan", "inf", "-inf" instead
-    number = float(value)
-    return number if math.isfinite(number) else repr(number)
 
 
 def register_model_version(

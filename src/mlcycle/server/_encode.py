@@ -8,15 +8,9 @@ uploads); clients turn them back with `float()`.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-
-def finite_or_text(value: float) -> float | str:
-    """Return `value`, or its name ("NaN", "Infinity", "-Infinity") if it is not finite."""
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+from mlcycle.tracking._batch import finite_or_text
 
 
 def json_safe(value: Any) -> Any:

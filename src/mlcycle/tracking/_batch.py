@@ -21,6 +21,16 @@ MAX_PARAM_VALUE = 6000
 _BAD_KEY = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def finite_or_text(value: float) -> float | str:
+    """Return `value`, or "NaN", "Infinity", "-Infinity" if it is not finite (JSON has none).
+
+    The one spelling used wherever a float must become JSON; `float()` reads it back.
+    """
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
 def check_key(kind: str, key: str) -> str:
     """Return `key` if it can name a metric, param or tag; raise otherwise.
 
@@ -126,7 +136,7 @@ class RunBatch:
             "metrics": {
                 k: {
                     "steps": c.steps,
-                    "values": [_encode(v) for v in c.values],
+                    "values": [finite_or_text(v) for v in c.values],
                     "timestamps": c.timestamps,
                 }
                 for k, c in self.metrics.items()
@@ -150,7 +160,7 @@ class RunBatch:
             for key, col in (body.get("metrics") or {}).items():
                 check_key("metric", key)
                 steps = [int(s) for s in col["steps"]]
-                values = [_decode(v) for v in col["values"]]
+                values = [float(v) for v in col["values"]]  # float() reads "NaN", "Infinity"
                 stamps = [float(t) for t in col["timestamps"]]
                 if not len(steps) == len(values) == len(stamps):
                     raise InputError(
@@ -173,13 +183,3 @@ class RunBatch:
             )
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise InputError(f"bad batch: {type(err).__name__}: {err}") from None
-
-
-def _encode(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-
-
-def _decode(value: float | str) -> float:
-    return float(value)  # float() reads "NaN", "Infinity" and "-Infinity"
