@@ -58,6 +58,20 @@ class BackgroundWriter:
                 self._start()
         return batch
 
+    def _column(self, run_id: str, key: str) -> MetricColumns:
+        # callers hold self._lock
+        metrics = self._batch(run_id).metrics
+        col = metrics.get(key)
+        if col is None:
+            col = metrics[key] = MetricColumns()
+        return col
+
+    def _count(self, points: int) -> None:
+        # callers hold self._lock; a full buffer wakes the thread for an early flush
+        self._points += points
+        if self._points >= self.max_points:
+            self._wake.set()
+
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="mlcycle-writer", daemon=True)
         self._thread.start()
@@ -65,15 +79,11 @@ class BackgroundWriter:
     def add_point(self, run_id: str, key: str, value: float, step: int, stamp: float) -> None:
         """Buffer one metric point."""
         with self._lock:
-            col = self._batch(run_id).metrics.get(key)
-            if col is None:
-                col = self._pending[run_id].metrics[key] = MetricColumns()
+            col = self._column(run_id, key)
             col.steps.append(step)
             col.values.append(value)
             col.timestamps.append(stamp)
-            self._points += 1
-            if self._points >= self.max_points:
-                self._wake.set()
+            self._count(1)
 
     def add_points(
         self,
@@ -85,15 +95,11 @@ class BackgroundWriter:
     ) -> None:
         """Buffer many points of one metric (equal-length columns)."""
         with self._lock:
-            col = self._batch(run_id).metrics.get(key)
-            if col is None:
-                col = self._pending[run_id].metrics[key] = MetricColumns()
+            col = self._column(run_id, key)
             col.steps.extend(steps)
             col.values.extend(values)
             col.timestamps.extend(stamps)
-            self._points += len(steps)
-            if self._points >= self.max_points:
-                self._wake.set()
+            self._count(len(steps))
 
     def add_params(self, run_id: str, params: dict[str, str]) -> None:
         """Buffer params (the store refuses changes to a stored value)."""
