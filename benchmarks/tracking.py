@@ -183,45 +183,32 @@ def postgres_database() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def mlcycle_server(root: Path, db_url: str) -> Iterator[str]:
-    """`mlcycle server` over `db_url` as a subprocess; yields its URL."""
+def http_server(module_args: list[str], health: str) -> Iterator[str]:
+    """`python -m MODULE_ARGS... --port P` in a subprocess; yields its URL once `health` answers."""
     port = free_port()
-    args = ["-m", "mlcycle", "-w", str(root), "server", "--db", db_url, "--port", str(port)]
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_up(url + "/api/health", proc)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-@contextlib.contextmanager
-def mlflow_server(db: Path) -> Iterator[str]:
-    """`mlflow server` (its default web UI) over the SQLite file `db`; yields its URL."""
-    port = free_port()
-    args = [
-        "server",
-        "--backend-store-uri",
-        f"sqlite:///{db}",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", *args],
+        [sys.executable, "-m", *module_args, "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_up(url + "/health", proc)
+        wait_up(url + health, proc)
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def mlcycle_server(root: Path, db_url: str) -> contextlib.AbstractContextManager[str]:
+    """`mlcycle server` over `db_url`."""
+    return http_server(["mlcycle", "-w", str(root), "server", "--db", db_url], "/api/health")
+
+
+def mlflow_server(db: Path) -> contextlib.AbstractContextManager[str]:
+    """`mlflow server` (its default web UI) over the SQLite file `db`, one worker."""
+    args = ["mlflow", "server", "--backend-store-uri", f"sqlite:///{db}", "--workers", "1"]
+    return http_server(args, "/health")
 
 
 def page_load(url: str, ready: str) -> float:
