@@ -18,16 +18,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import numpy as np
-import pandas as pd
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from mlcycle.core import InputError, MlcycleError, ModelNotFound, new_id
-from mlcycle.serving._holder import ModelHolder, Served
-from mlcycle.serving._inference_log import log_predictions
+from mlcycle.core import InputError, MlcycleError, new_id
+from mlcycle.serving._dispatch import dispatch, served_model
+from mlcycle.serving._holder import ModelHolder
 from mlcycle.serving._metrics import ServerMetrics
+from mlcycle.serving._predict import Predictor
 from mlcycle.serving._protocol import frame_from_oip, frame_from_records, oip_metadata, oip_output
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,48}$")
@@ -62,35 +60,6 @@ def _parse_int(text: str) -> int:
     return value
 
 
-def _predict(app: FastAPI, served: Served, frame: pd.DataFrame, request_id: str) -> dict[str, Any]:
-    model = served.model
-    inputs = model.meta.signature.validate(frame)
-    predictions: np.ndarray = model.estimator.predict(inputs)
-    out: dict[str, Any] = {"predictions": predictions}
-    if model.meta.task == "classification":
-        out["probabilities"] = model.estimator.predict_proba(inputs)
-    ids = log_predictions(
-        app.state.holder.ws,
-        request_id,
-        served.name,
-        served.version,
-        inputs,
-        predictions.tolist(),
-        out.get("probabilities"),
-    )
-    app.state.metrics.predicted(served.name, served.version, len(ids))
-    return {**out, "ids": ids}
-
-
-def _served(holder: ModelHolder, name: str) -> Served:
-    served = holder.current
-    if name != served.name:
-        raise ModelNotFound(
-            f"Model '{name}' is not served here (this server serves '{served.name}')"
-        )
-    return served
-
-
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -112,6 +81,7 @@ def create_app(holder: ModelHolder, *, poll_seconds: float = 0.5) -> FastAPI:
     app = FastAPI(title="mlcycle model server", lifespan=lifespan)
     app.state.holder = holder
     app.state.metrics = ServerMetrics()
+    app.state.predictor = Predictor(holder.ws, app.state.metrics)
     _add_middleware(app)
     _add_health_routes(app)
     _add_predict_routes(app)
@@ -152,12 +122,12 @@ def _add_health_routes(app: FastAPI) -> None:
 
     @app.get("/v2/models/{name}")
     def model_metadata(name: str) -> dict[str, Any]:
-        served = _served(holder, name)
+        served = served_model(holder, name)
         return oip_metadata(served.name, served.version, served.model.meta.signature)
 
     @app.get("/v2/models/{name}/ready")
     def model_ready(name: str) -> dict[str, Any]:
-        return {"name": _served(holder, name).name, "ready": True}
+        return {"name": served_model(holder, name).name, "ready": True}
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -170,35 +140,34 @@ def _add_predict_routes(app: FastAPI) -> None:
 
     @app.post("/v2/models/{name}/infer")
     async def infer(name: str, request: Request) -> dict[str, Any]:
-        served = _served(holder, name)
+        served = served_model(holder, name)
         body = await _json_body(request)
         request_id = str(body.get("id") or _request_id(request)) if isinstance(body, dict) else ""
         frame = frame_from_oip(body)
         if not _REQUEST_ID.fullmatch(request_id):
             raise InputError("field 'id' must be 1-48 characters of letters, digits, '_.:-'")
-        result = await run_in_threadpool(_predict, app, served, frame, request_id)
+        served, result = await dispatch(app.state, name, frame, request_id)
         return {
             "model_name": served.name,
             "model_version": str(served.version),
             "id": request_id,
-            "parameters": {"prediction_ids": result["ids"]},
-            "outputs": [oip_output(served.model.meta.signature, result["predictions"])],
+            "parameters": {"prediction_ids": result.ids},
+            "outputs": [oip_output(served.model.meta.signature, result.predictions)],
         }
 
     @app.post("/predict")
     async def predict(request: Request) -> dict[str, Any]:
-        served = holder.current
         request_id = _request_id(request)
         frame = frame_from_records(await _json_body(request))
-        result = await run_in_threadpool(_predict, app, served, frame, request_id)
+        served, result = await dispatch(app.state, holder.current.name, frame, request_id)
         out = {
             "model_name": served.name,
             "model_version": served.version,
             "request_id": request_id,
-            "ids": result["ids"],
-            "predictions": result["predictions"].tolist(),
+            "ids": result.ids,
+            "predictions": result.predictions.tolist(),
         }
-        if "probabilities" in result:
+        if result.probabilities is not None:
             out["classes"] = list(served.model.meta.signature.classes or ())
-            out["probabilities"] = result["probabilities"].tolist()
+            out["probabilities"] = result.probabilities.tolist()
         return out
