@@ -42,7 +42,7 @@ def test_orm_tables_cover_the_design() -> None:
         "experiments", "runs", "params", "metric_chunks", "latest_metrics", "ingested_batches",
         "tags", "artifacts", "dataset_versions", "run_inputs", "registered_models",
         "model_versions", "aliases", "audit_events", "inference_log", "labels", "alerts",
-        "run_lineage",
+        "run_lineage", "loop_leases", "loop_state",
     } == ORM_TABLES  # fmt: skip
 
 

@@ -215,3 +215,27 @@ class AlertRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: Alerts with the same key for the same model are one incident (see monitoring alerts).
+    dedup_key: Mapped[str | None] = mapped_column(String(256))
+    #: Path or URL of the report that explains the alert.
+    report: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (Index("ix_alerts_dedup", "model_name", "dedup_key", "timestamp"),)
+
+
+class LoopLeaseRow(Base):
+    """Which controller may act on a model until `expires_at` (epoch seconds)."""
+
+    __tablename__ = "loop_leases"
+    model_name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+
+
+class LoopStateRow(Base):
+    """The loop controller's durable state for one model (JSON), so it survives restarts."""
+
+    __tablename__ = "loop_state"
+    model_name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[float] = mapped_column(Float)
