@@ -46,16 +46,26 @@ class Predictor:
         self.ws = ws
         self.metrics = metrics
 
-    async def predict(self, served: Served, frame: pd.DataFrame, request_id: str) -> Prediction:
+    async def predict(
+        self, served: Served, frame: pd.DataFrame, request_id: str, *, role: str = "primary"
+    ) -> Prediction:
         """Predict `frame` (n_rows, n_inputs) with `served`, off the event loop.
+
+        `role` says why this version answers: "primary" (the client gets
+        this answer), "canary" (a share of traffic) or "shadow" (mirrored;
+        the client never sees it). Shadow rows are logged with prediction
+        ids `<request_id>-shadow-<row>` so they never collide with the
+        primary's `<request_id>-<row>`.
 
         Raises:
             InputError: if the frame does not match the signature, or the
                 request id was used before.
         """
-        return await run_in_threadpool(self._predict, served, frame, request_id)
+        return await run_in_threadpool(self._predict, served, frame, request_id, role)
 
-    def _predict(self, served: Served, frame: pd.DataFrame, request_id: str) -> Prediction:
+    def _predict(
+        self, served: Served, frame: pd.DataFrame, request_id: str, role: str
+    ) -> Prediction:
         model = served.model
         inputs = model.meta.signature.validate(frame)
         predictions: np.ndarray = model.estimator.predict(inputs)
@@ -64,7 +74,7 @@ class Predictor:
             proba = model.estimator.predict_proba(inputs)
         ids = log_predictions(
             self.ws,
-            request_id,
+            request_id if role != "shadow" else f"{request_id}-shadow",
             served.name,
             served.version,
             inputs,
