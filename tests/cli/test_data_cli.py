@@ -95,3 +95,97 @@ def test_status_fast_path_skips_heavy_imports(ws: Path, cli: Any) -> None:
         "1 tracked paths, all up to date.",
         "[]",
     ], out.stdout + out.stderr
+
+
+def _imports_after(ws: Path, argv: list[str]) -> list[str]:
+    code = (
+        f"import sys; from mlcycle.cli import main; sys.argv=['mlcycle', *{argv!r}];\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "print([m for m in ('typer', 'rich', 'pydantic', 'sqlalchemy', 'pandas', 'yaml') "
+        "if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ws, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().splitlines()
+
+
+def test_add_fast_path_skips_heavy_imports(ws: Path) -> None:
+    (ws / "mlcycle.yaml").write_text("cache:\n  link: [reflink, hardlink, copy]\n")
+    lines = _imports_after(ws, ["data", "add", "data/imgs"])
+    assert lines[0].startswith("data/imgs@v1: 3 files, 24 bytes, blake3 ") and lines[1:] == ["[]"]
+    assert _imports_after(ws, ["data", "status"]) == ["1 tracked paths, all up to date.", "[]"]
+    # The version is in the journal; the database sees it as soon as anything opens it.
+    listed = json.loads("\n".join(_imports_after(ws, ["data", "list", "--json"])[:-1]))
+    assert [v["ref"] for v in listed] == ["data/imgs@v1"]
+
+
+def _twin(ws: Path, name: str) -> Path:
+    import shutil
+
+    twin = ws.parent / name
+    shutil.copytree(ws, twin)
+    return twin
+
+
+def _same(fast: subprocess.CompletedProcess[str], full: subprocess.CompletedProcess[str],
+          a: Path, b: Path) -> None:  # fmt: skip
+    assert fast.returncode == full.returncode, (fast.stderr, full.stderr)
+    assert fast.stdout.replace(str(a), str(b)) == full.stdout
+    assert fast.stderr.replace(str(a), str(b)) == full.stderr
+
+
+@pytest.mark.parametrize("config", ["", "cache:\n  link: [hardlink, copy]\n"])
+def test_add_fast_path_answers_exactly_as_the_full_path(ws: Path, cli: Any, config: str) -> None:
+    """`--debug` sends a command through Typer and the config model: compare the two."""
+    (ws / "mlcycle.yaml").write_text(config)
+    long_dir = ws / "data" / ("a-long-folder-name-" * 4)
+    long_dir.mkdir()
+    (long_dir / "x[1].bin").write_bytes(b"x" * 2000)
+    fast_ws, full_ws = _twin(ws, "fast"), _twin(ws, "full")
+    long_rel = str(long_dir.relative_to(ws))
+    cases: list[tuple[str, ...]] = [
+        ("data", "add", "data/hour.csv", "data/imgs"),
+        ("data", "add", "data/imgs"),  # again: the same version
+        ("data", "add", f"{long_rel}/x[1].bin"),  # wrapped and escaped by Rich: both paths
+        ("data", "add", "data/imgs/0.txt"),  # inside a tracked folder: exit 2
+        ("data", "add", "nope.csv"),
+        ("data", "add", "data/hour.csv", "data/imgs", "--name", "x"),
+    ]
+    for args in cases:
+        fast = cli(fast_ws, *args)
+        full = cli(full_ws, "--debug", *args) if fast.returncode == 0 else cli(full_ws, *args)
+        _same(fast, full, fast_ws, full_ws)
+    (fast_ws / "data" / "imgs" / "new.txt").write_text("new\n")
+    (full_ws / "data" / "imgs" / "new.txt").write_text("new\n")
+    fast = cli(fast_ws, "data", "add", "data/imgs", "--name=pics", "--json")
+    full = cli(full_ws, "--debug", "data", "add", "data/imgs", "--name=pics", "--json")
+    [a], [b] = json.loads(fast.stdout), json.loads(full.stdout)
+    assert {**a, "created_at": 0, "source": ""} == {**b, "created_at": 0, "source": ""}
+    assert (a["ref"], a["id"]) == ("pics@v1", 4)
+    for args in (("data", "list", "--json"), ("data", "log", "data/imgs", "--json")):
+        listed, other = (
+            [{**v, "created_at": 0, "source": ""} for v in json.loads(cli(w, *args).stdout)]
+            for w in (fast_ws, full_ws)
+        )
+        assert listed == other
+
+
+def test_add_fast_path_leaves_other_configs_to_the_full_path(
+    ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlcycle.cli._main import _fast_data
+
+    argv = ["-w", str(ws), "data", "add", "data/imgs"]
+    for config in ("model_name: m\n", "cache:\n  link: [copy]\n  extra: 1\n", "cache: {}\n"):
+        (ws / "mlcycle.yaml").write_text(config)
+        assert _fast_data(argv) is None
+    (ws / "mlcycle.yaml").write_text("cache:\n  link: [copy]\n")
+    for odd in (["--help"], ["--name"], ["-x"], [], ["--name", "a", "--name", "b"]):
+        assert _fast_data([*argv[:4], *odd]) is None
+    monkeypatch.setenv("MLCYCLE_DB_URL", "sqlite:///elsewhere.db")
+    assert _fast_data(argv) is None
+    assert not (ws / "data" / "imgs.mlc").exists()
+    monkeypatch.delenv("MLCYCLE_DB_URL")
+    assert _fast_data(argv) == 0
+    assert (ws / "data" / "imgs.mlc").exists()
+    assert capsys.readouterr().out.startswith("data/imgs@v1: 3 files")

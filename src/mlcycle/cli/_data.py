@@ -2,60 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
 from mlcycle.cli import _context
-from mlcycle.cli._output import console, err_console, fmt, print_json, table, when
-
-if TYPE_CHECKING:
-    from rich.progress import Progress
+from mlcycle.cli._output import console, fmt, print_json, table, when
 
 data_app = typer.Typer(
     help="Data versioning: add, status, diff, checkout, log, list, show.", no_args_is_help=True
 )
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-class _LateProgress:
-    """A byte counter that shows a progress bar on stderr once work has taken over 1 s."""
-
-    def __init__(self) -> None:
-        self.start = time.monotonic()
-        self.bar: Progress | None = None
-        self.task: Any = None
-        self.lock = threading.Lock()
-        self.enabled = sys.stderr.isatty()
-
-    def __call__(self, nbytes: int) -> None:
-        if not self.enabled:
-            return
-        with self.lock:
-            if self.bar is None and time.monotonic() - self.start > 1.0:
-                from rich.progress import (
-                    DownloadColumn,
-                    Progress,
-                    SpinnerColumn,
-                    TextColumn,
-                    TransferSpeedColumn,
-                )
-
-                columns = (SpinnerColumn(), TextColumn("hashing"), DownloadColumn(),
-                           TransferSpeedColumn())  # fmt: skip
-                self.bar = Progress(*columns, console=err_console, transient=True)
-                self.bar.start()
-                self.task = self.bar.add_task("hashing", total=None)
-            if self.bar is not None:
-                self.bar.advance(self.task, nbytes)
-
-    def stop(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 @data_app.command("add")
@@ -65,20 +23,15 @@ def data_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Track files and folders: cache them, write PATH.mlc for git, record a version."""
+    from mlcycle.cli._data_add import LateProgress, print_added
     from mlcycle.data import add_paths
 
-    progress = _LateProgress()
+    progress = LateProgress()
     try:
         versions = add_paths(_context.open_workspace(), list(paths), name=name, progress=progress)
     finally:
         progress.stop()
-    if as_json:
-        print_json([v.to_dict() for v in versions])
-        return
-    for v in versions:
-        rows = f", {v.rows:,} rows" if v.rows is not None else ""
-        what = f"{v.files:,} files, " if v.kind == "dir" else ""
-        console.print(f"{v.ref}: {what}{v.size:,} bytes{rows}, blake3 {v.object_id[:16]}")
+    print_added(versions, as_json)
 
 
 @data_app.command("status")

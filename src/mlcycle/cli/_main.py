@@ -4,9 +4,10 @@ Exit codes: 0 ok, 1 the work itself failed, 2 bad input (a file, a
 column, a name, an option). User errors print one line, no traceback;
 `--debug` shows it.
 
-`mlcycle [-w WS] data status [PATH...] [--json]` has a fast path that
-answers before Typer, Rich and the workspace's config model load (see
-:mod:`mlcycle.data._fast`): it is run after every edit, so start-up matters.
+`mlcycle [-w WS] data status [PATH...] [--json]` and `data add PATH...
+[--name NAME] [--json]` have a fast path that answers before Typer, Rich
+and the workspace's config model load (see :mod:`mlcycle.data._fast`):
+they run after every edit, so start-up matters.
 The Typer `app` is built on first access for the same reason.
 """
 
@@ -110,11 +111,47 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _fast_data_status(argv: list[str]) -> int | None:
-    """Answer `[-w WS] data status [PATH...] [--json]` directly; None for anything else."""
+def _add_args(rest: list[str]) -> tuple[list[str], str | None, bool] | None:
+    """`data add`'s `PATH... [--name NAME] [--json]`; None for anything else (Typer answers)."""
+    paths: list[str] = []
+    name: str | None = None
+    as_json = False
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg == "--json":
+            as_json = True
+        elif arg == "--name" and name is None and i + 1 < len(rest):
+            name, i = rest[i + 1], i + 1
+        elif arg.startswith("--name=") and name is None:
+            name = arg.removeprefix("--name=")
+        elif not arg or arg.startswith("-"):
+            return None  # --help, unknown options, odd paths
+        else:
+            paths.append(arg)
+        i += 1
+    if not paths or (name is not None and name.startswith("-")):
+        return None
+    return paths, name, as_json
+
+
+def _fast_data(argv: list[str]) -> int | None:
+    """Answer `[-w WS] data status|add ...` directly; None for anything else.
+
+    `data status [PATH...] [--json]` and `data add PATH... [--name NAME] [--json]`
+    skip Typer, Rich and the config model (see :mod:`mlcycle.data._fast`);
+    they return None, printing nothing, whenever the full path must answer.
+    """
     workspace = os.environ.get("MLCYCLE_WORKSPACE") or "."
     if len(argv) >= 2 and argv[0] in ("--workspace", "-w"):
         workspace, argv = argv[1], argv[2:]
+    if argv[:2] == ["data", "add"]:
+        parsed = _add_args(argv[2:])
+        if parsed is None:
+            return None
+        from mlcycle.cli._data_add import fast_add
+
+        return fast_add(Path(workspace), *parsed)
     if argv[:2] != ["data", "status"]:
         return None
     rest = argv[2:]
@@ -135,7 +172,7 @@ def _debug() -> bool:
 def main() -> None:
     """Run the CLI; map mlcycle errors to one line on stderr and exit codes 1/2."""
     try:
-        code = _fast_data_status(sys.argv[1:])
+        code = _fast_data(sys.argv[1:])
         if code is not None:
             sys.exit(code)
         build_app(_command_in(sys.argv[1:]))()

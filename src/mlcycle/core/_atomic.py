@@ -7,7 +7,6 @@ A reader sees either the old file or the whole new one, never a part
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -17,6 +16,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     Creates missing parent folders. On any error the temp file is removed
     and `path` is left as it was.
     """
+    import tempfile  # here, not above: read-only commands never need it (5 ms)
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 
 def new_id() -> str:
     """Return a new random 32-character hex id (UUID4)."""
+    import uuid  # here, not above: `data status` never needs it (5 ms)
+
     return uuid.uuid4().hex
 
 

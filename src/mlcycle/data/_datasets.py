@@ -2,7 +2,9 @@
 
 Recording the same bytes twice returns the same version ("same bytes,
 same id"); new bytes under the same dataset name get the next version.
-pandas loads only when a tabular file is read.
+pandas loads only when a tabular file is read, SQLAlchemy only when the
+database is queried (`data add` records through the pending journal, see
+:mod:`mlcycle.store._journal`, and imports this module for the records).
 """
 
 from __future__ import annotations
@@ -11,15 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError as SQLIntegrityError
-
 from mlcycle.core import DatasetNotFound, InputError, now
-from mlcycle.store import Workspace
-from mlcycle.store.schema import DatasetVersionRow
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from mlcycle.store import Workspace
+    from mlcycle.store.schema import DatasetVersionRow
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,22 @@ class NewVersion:
 def record_version(ws: Workspace, new: NewVersion) -> DatasetVersion:
     """Record `new` as the next version of its dataset, or return the version with
     the same bytes if one exists (same bytes, same version).
+
+    Holds the workspace's version lock, so a number reserved by a concurrent
+    `data add` in the pending journal is never given twice.
     """
+    from mlcycle.store._journal import locked
+
+    with locked(ws.state_dir):
+        return _record_locked(ws, new)
+
+
+def _record_locked(ws: Workspace, new: NewVersion) -> DatasetVersion:
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+
+    from mlcycle.store.schema import DatasetVersionRow
+
     existing = _find(ws, new.dataset, new.object_id)
     if existing is not None:
         return existing
@@ -145,6 +160,10 @@ def record_version(ws: Workspace, new: NewVersion) -> DatasetVersion:
 
 
 def _find(ws: Workspace, dataset: str, oid: str) -> DatasetVersion | None:
+    from sqlalchemy import select
+
+    from mlcycle.store.schema import DatasetVersionRow
+
     with ws.db.session() as s:
         row = s.scalars(select(DatasetVersionRow).filter_by(dataset=dataset, object_id=oid)).first()
         return _record(row) if row else None
@@ -171,6 +190,10 @@ def get_dataset_version(ws: Workspace, ref: str) -> DatasetVersion:
     Raises:
         DatasetNotFound: if no such dataset or version exists.
     """
+    from sqlalchemy import select
+
+    from mlcycle.store.schema import DatasetVersionRow
+
     name, version = parse_ref(ref)
     query = select(DatasetVersionRow).filter_by(dataset=name)
     query = query.filter_by(version=version) if version else query
@@ -183,6 +206,10 @@ def get_dataset_version(ws: Workspace, ref: str) -> DatasetVersion:
 
 def list_dataset_versions(ws: Workspace, dataset: str | None = None) -> list[DatasetVersion]:
     """Return dataset versions, newest first, optionally of one dataset."""
+    from sqlalchemy import select
+
+    from mlcycle.store.schema import DatasetVersionRow
+
     query = select(DatasetVersionRow).order_by(DatasetVersionRow.id.desc())
     if dataset:
         query = query.filter_by(dataset=dataset)

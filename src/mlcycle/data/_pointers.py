@@ -11,21 +11,46 @@ count, much like a `.dvc` file::
     blake3: 5c1d...e9
     size: 1156736
     files: 1
+
+Pointers in exactly that shape, with a plain name YAML reads as a string,
+are written and read without PyYAML (its import is a sixth of `data
+status`); anything else (a hand-edited file, a name YAML would quote) goes
+through PyYAML, with the same result.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from mlcycle.core import DataError, atomic_write_text, is_object_id
 from mlcycle.data._manifest import Kind
 
 SUFFIX = ".mlc"
 _HEADER = "# mlcycle: commit this file to git; the data itself is in the cache.\n"
+#: A name YAML emits and reads plain as a string: starts with a letter or `_`,
+#: no spaces, quotes, colons or other indicators; YAML 1.1's words checked apart.
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_YAML_WORDS = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off", "null"])
+_EXACT = re.compile(
+    r"(?:#[^\n]*\n)*path: ([^\n]*)\nkind: (file|dir)\nblake3: ([0-9a-f]{64})\n"
+    r"size: (0|[1-9][0-9]*)\nfiles: (0|[1-9][0-9]*)\n"
+)
+
+
+#: Hex digests YAML would read as a number (all digits, or `0b` and binary digits).
+_NUMERIC_OID = re.compile(r"[0-9]+|0b[01]+")
+
+
+def _plain(name: str, oid: str) -> bool:
+    """Whether YAML writes `name` and `oid` unquoted and reads both back as the same strings."""
+    return (
+        _PLAIN_NAME.fullmatch(name) is not None
+        and name.lower() not in _YAML_WORDS
+        and _NUMERIC_OID.fullmatch(oid) is None
+    )
 
 
 @dataclass(frozen=True)
@@ -43,7 +68,15 @@ class Pointer:
     files: int
 
     def to_yaml(self) -> str:
-        """Render the pointer file's text."""
+        """Render the pointer file's text (what `yaml.safe_dump` writes, without PyYAML
+        for plain names)."""
+        if _plain(self.path, self.oid) and self.kind in ("file", "dir"):
+            return (
+                f"{_HEADER}path: {self.path}\nkind: {self.kind}\nblake3: {self.oid}\n"
+                f"size: {self.size}\nfiles: {self.files}\n"
+            )
+        import yaml
+
         body = {
             "path": self.path,
             "kind": self.kind,
@@ -83,10 +116,24 @@ def read_pointer(path: Path) -> Pointer:
             naming the file and the field.
     """
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(f"Pointer file {path} does not exist") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
+    except UnicodeDecodeError as err:
+        raise DataError(f"Pointer file {path} is not valid YAML: {err}") from None
+    exact = _EXACT.fullmatch(text)
+    if exact is not None and _plain(exact[1], exact[3]):
+        name, kind, oid, size, files = exact.groups()
+        return Pointer(name, kind, oid, int(size), int(files))  # type: ignore[arg-type]
+    return _from_yaml(path, text)
+
+
+def _from_yaml(path: Path, text: str) -> Pointer:
+    import yaml
+
+    try:
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as err:
         raise DataError(f"Pointer file {path} is not valid YAML: {err}") from None
     if not isinstance(raw, dict):
         raise DataError(f"Pointer file {path} must be a mapping with path, kind, blake3, size")
@@ -106,6 +153,3 @@ def read_pointer(path: Path) -> Pointer:
 def write_pointer(path: Path, pointer: Pointer) -> None:
     """Write the pointer file at `path` atomically (temp file, fsync, rename)."""
     atomic_write_text(path, pointer.to_yaml())
-
-
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -1,16 +1,16 @@
 """`data add`, `data checkout`, `data log`: tracked paths as dataset versions.
 
 `add` stores a file or folder in the cache (see :mod:`mlcycle.data._tracked`),
-writes its pointer file and `.gitignore` entry, and records a dataset
-version named by the path relative to the workspace root. The metadata
-database opens on a background thread while files are hashed, so the
-SQLAlchemy start-up overlaps the I/O.
+records a dataset version named by the path relative to the workspace root,
+and writes its pointer file and `.gitignore` entry. With the default SQLite
+database the version goes to the pending journal (see
+:mod:`mlcycle.store._journal`), which the next opening of the database
+applies: `data add` never imports SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,7 @@ from mlcycle.data._targets import (
 from mlcycle.data._tracked import PathHash, Progress, hash_path, restore_path, store_path
 
 if TYPE_CHECKING:
-    from mlcycle.data._datasets import DatasetVersion
+    from mlcycle.data._datasets import DatasetVersion, NewVersion
     from mlcycle.store import Workspace
 
 #: CSV files up to this size (bytes) are read to count rows and infer a schema.
@@ -35,18 +35,8 @@ _VERSION = re.compile(r"^v?\d{1,3}$|^v\d+$")
 _HEX = re.compile(r"^[0-9a-f]{4,64}$")
 
 
-def _open_db_in_background(ws: Workspace) -> threading.Thread:
-    def warm() -> None:
-        try:  # errors surface again when the main thread opens it
-            import mlcycle.data._datasets  # noqa: F401
-
-            _ = ws.db
-        except BaseException:
-            pass
-
-    thread = threading.Thread(target=warm, name="mlcycle-db-open", daemon=True)
-    thread.start()
-    return thread
+#: `data add` applies the journal itself once it holds this many records (keeps reads short).
+JOURNAL_APPLY_FROM = 64
 
 
 def _tabular(target: Path, size: int) -> tuple[int | None, dict[str, Any]]:
@@ -69,11 +59,11 @@ def _tabular(target: Path, size: int) -> tuple[int | None, dict[str, Any]]:
     return None, {}
 
 
-def _record(ws: Workspace, target: Path, hashed: PathHash, name: str | None) -> DatasetVersion:
-    from mlcycle.data._datasets import NewVersion, record_version
+def _new_version(ws: Workspace, target: Path, hashed: PathHash, name: str | None) -> NewVersion:
+    from mlcycle.data._datasets import NewVersion
 
     rows, schema = _tabular(target, hashed.size) if hashed.kind == "file" else (None, {})
-    new = NewVersion(
+    return NewVersion(
         name or dataset_name(ws, target),
         hashed.oid,
         str(target),
@@ -83,7 +73,25 @@ def _record(ws: Workspace, target: Path, hashed: PathHash, name: str | None) -> 
         hashed.kind,
         hashed.files,
     )
-    return record_version(ws, new)
+
+
+def _record_all(ws: Workspace, new: list[NewVersion]) -> list[DatasetVersion]:
+    """Record the versions: through the journal for the default SQLite database."""
+    from mlcycle.data._datasets import DatasetVersion, record_version
+    from mlcycle.store import _journal
+
+    if ws.config.db_url is None:
+        for attempt in range(2):
+            try:
+                rows = _journal.reserve(ws.state_dir, [dict(n.__dict__) for n in new])
+            except _journal.JournalUnavailable:
+                if attempt == 0:
+                    _ = ws.db  # an old schema: opening the database migrates it
+                continue
+            if len(_journal.pending_files(ws.state_dir)) >= JOURNAL_APPLY_FROM:
+                _journal.apply_pending(ws.state_dir, ws.db)
+            return [DatasetVersion(**r) for r in rows]
+    return [record_version(ws, n) for n in new]
 
 
 def _track(target: Path, hashed: PathHash) -> None:
@@ -123,12 +131,13 @@ def add_paths(
         if not target.exists():
             raise DataError(f"{target} does not exist; give an existing file or folder")
         check_not_inside_tracked(ws, target)
-    opening = _open_db_in_background(ws)
     hashes = [store_path(ws, t, progress=progress) for t in targets]
+    versions = _record_all(
+        ws, [_new_version(ws, t, h, name) for t, h in zip(targets, hashes, strict=True)]
+    )
     for target, hashed in zip(targets, hashes, strict=True):
         _track(target, hashed)
-    opening.join()
-    return [_record(ws, t, h, name) for t, h in zip(targets, hashes, strict=True)]
+    return versions
 
 
 @dataclass(frozen=True)

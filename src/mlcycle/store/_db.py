@@ -7,7 +7,7 @@ SQLAlchemy URL (e.g. `postgresql+psycopg://...`) works unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -95,14 +95,19 @@ class Database:
 
     Args:
         url: SQLAlchemy URL, e.g. `sqlite:///path/mlcycle.db`.
+        before_session: called with this database at the start of every
+            :meth:`session` (a workspace applies its pending dataset versions there).
 
     Raises:
         ConfigError: if the URL is malformed or its driver is missing.
         MlcycleError: if the server cannot be reached.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, before_session: Callable[[Database], object] | None = None
+    ) -> None:
         self.url = url
+        self._before_session = before_session
         self.engine = _make_engine(url)
         try:
             upgrade_to_head(self.engine)
@@ -114,6 +119,14 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """Yield a session in one transaction: committed on exit, rolled back on error."""
+        if self._before_session is not None:
+            self._before_session(self)
+        with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """:meth:`session` without the `before_session` hook (for the hook itself)."""
         with self._sessions.begin() as session:
             yield session
 

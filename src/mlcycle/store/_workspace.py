@@ -46,11 +46,19 @@ class Workspace:
         """The metadata database, opened (and migrated) on first use.
 
         Lazy so that commands which only hash files or read the object
-        store (`data status`, a no-op `run`) never pay for SQLAlchemy.
+        store (`data status`, a no-op `run`, `data add`) never pay for
+        SQLAlchemy. Every session first applies the dataset versions that
+        `data add` left in the pending journal (see :mod:`mlcycle.store._journal`).
         """
         from mlcycle.store._db import Database
 
-        return Database(self.config.db_url or f"sqlite:///{self.state_dir / 'mlcycle.db'}")
+        url = self.config.db_url or f"sqlite:///{self.state_dir / 'mlcycle.db'}"
+        return Database(url, before_session=self._apply_pending)
+
+    def _apply_pending(self, db: Database) -> None:
+        from mlcycle.store._journal import apply_pending
+
+        apply_pending(self.state_dir, db)
 
     @property
     def state_dir(self) -> Path:
