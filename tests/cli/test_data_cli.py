@@ -173,7 +173,7 @@ def test_add_fast_path_answers_exactly_as_the_full_path(ws: Path, cli: Any, conf
 def test_add_fast_path_leaves_other_configs_to_the_full_path(
     ws: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mlcycle.cli._main import _fast_data
+    from mlcycle.cli._main import _fast as _fast_data
 
     argv = ["-w", str(ws), "data", "add", "data/imgs"]
     for config in ("model_name: m\n", "cache:\n  link: [copy]\n  extra: 1\n", "cache: {}\n"):

@@ -186,3 +186,22 @@ def test_kill_9_mid_step_leaves_a_usable_cache(ws: Path) -> None:
     assert statuses["big"] == "ran" and statuses["summary"] == "ran"
     assert _objects_are_whole(ws) >= 3
     assert (ws / "summary.txt").read_text().strip() == str(8 << 20)
+
+
+def test_a_plain_run_skips_typer_and_answers_as_typer_does(cli, ws: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli(ws, "run").returncode == 0
+    for args in (("run",), ("run", "--json")):
+        fast, full = cli(ws, *args), cli(ws, "--debug", *args)
+        assert (fast.returncode, fast.stdout, fast.stderr) == (
+            full.returncode,
+            full.stdout,
+            full.stderr,
+        )
+    code = (
+        "import sys; from mlcycle.cli import main; sys.argv=['mlcycle', 'run'];\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "print('typer' in sys.modules, file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ws, capture_output=True, text=True)
+    assert out.stderr.strip().splitlines()[-1] == "False", out.stderr
+    assert "cached" in out.stdout

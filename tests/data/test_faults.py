@@ -138,3 +138,29 @@ def test_a_writer_killed_mid_write_with_o_tmpfile_leaves_nothing(workspace: Work
     oid = hash_bytes(b"the whole object")
     _kill_mid_write(root, oid, tmpfile=True)
     assert [p for p in root.rglob("*") if p.is_file()] == []
+
+
+def test_two_adds_at_once_lose_no_version(tmp_path: Path) -> None:
+    """Two `data add` processes record into the pending journal under one lock."""
+    import json
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "mlcycle.yaml").write_text("cache:\n  link: [copy]\n")
+    for i in range(4):
+        (ws / f"f{i}.bin").write_bytes(os.urandom(1 << 20))
+    base = [sys.executable, "-m", "mlcycle", "--workspace", str(ws), "data", "add"]
+    procs = [
+        subprocess.Popen(
+            [*base, f"f{i}.bin", "--name", "shared"], stdout=subprocess.PIPE, text=True
+        )
+        for i in range(4)
+    ]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0]
+    printed = sorted(line.split(":")[0] for line in outs)
+    assert printed == [f"shared@v{n}" for n in range(1, 5)], outs
+    listed = subprocess.run([*base[:-1], "list", "--json"], capture_output=True, text=True)
+    versions = json.loads(listed.stdout)
+    assert sorted(v["ref"] for v in versions) == printed
+    assert sorted(v["id"] for v in versions) == [1, 2, 3, 4]

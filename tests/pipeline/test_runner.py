@@ -217,3 +217,73 @@ def test_independent_steps_overlap_on_the_local_executor(tmp_path: Path) -> None
         executor.shutdown()
     assert _status(result) == {"left": "ran", "right": "ran", "join": "ran"}
     assert (root / "left.started").exists() and (root / "right.started").exists()
+
+
+def test_cached_only_raises_before_running_anything(tmp_path: Path) -> None:
+    from mlcycle.pipeline._runner import StepsToRun
+
+    root = _setup(tmp_path / "ws")
+    with pytest.raises(StepsToRun, match="'load' is not cached"):
+        _run(root, cached_only=True)
+    assert not (root / "out").exists() and list_runs(Workspace(root, _ws_config(root))) == []
+    _run(root)
+    assert set(_status(_run(root, cached_only=True)).values()) == {"cached"}
+
+
+LIGHT = [
+    "",
+    "experiment: e\nmodel_name: m\n",
+    "cache:\n  link: [hardlink, copy]\npipeline:\n  module: flows.py\n",
+    "stages:\n  a:\n    cmd: echo ${x} > a.txt\n    deps: [in.txt]\n    outs: [a.txt]\n"
+    "    params: {x: 1, y: 2.5, z: true, w: text}\n    cpus: 2\n    gpus: 0.5\n    memory: 10\n"
+    "    metrics: [m.json]\n  b:\n    cmd: cat a.txt\n    after: [a]\n",
+]
+NOT_LIGHT = [
+    "data:\n  path: x.csv\n  target: y\n",
+    "stages:\n  a:\n    cmd: echo\n    deps: in.txt\n",
+    "stages:\n  a:\n    cmd: echo\n    cpus: '2'\n",
+    "stages:\n  a:\n    cmd: echo\n    params: {x: [1]}\n",
+    "stages:\n  a:\n    cmd: echo\n    memory: -1\n",
+    "stages:\n  a:\n    cmd: echo\n    typo: 1\n",
+    "pipeline:\n  executor: ray\n",
+    "cache:\n  link: []\n",
+    "[1, 2]\n",
+    "stages: {a: {cmd: 1}}\n",
+]
+
+
+@pytest.mark.parametrize("text", LIGHT)
+def test_the_light_config_reads_what_the_model_reads(tmp_path: Path, text: str) -> None:
+    from mlcycle.core import load_config
+    from mlcycle.pipeline._load import light_config
+
+    (tmp_path / "mlcycle.yaml").write_text(text)
+    light, full = light_config(tmp_path), load_config(tmp_path)
+    assert light is not None
+    assert (light.model_name, light.experiment, light.db_url, light.objects_url) == (
+        full.model_name,
+        full.experiment,
+        full.db_url,
+        full.objects_url,
+    )
+    assert light.cache.link == full.cache.link
+    assert (light.pipeline.module, light.pipeline.executor) == (
+        full.pipeline.module,
+        full.pipeline.executor,
+    )
+    assert (light.pipeline.address, light.pipeline.max_workers) == (None, None)
+    assert list(light.stages) == list(full.stages)
+    for name, stage in light.stages.items():
+        model = full.stages[name]
+        for key in ("cmd", "deps", "params", "outs", "metrics", "after", "cpus", "gpus", "memory"):
+            mine, theirs = getattr(stage, key), getattr(model, key)
+            assert (mine, type(mine)) == (theirs, type(theirs)), key
+        assert [type(v) for v in stage.params.values()] == [type(v) for v in model.params.values()]
+
+
+@pytest.mark.parametrize("text", NOT_LIGHT)
+def test_the_light_config_leaves_the_rest_to_the_model(tmp_path: Path, text: str) -> None:
+    from mlcycle.pipeline._load import light_config
+
+    (tmp_path / "mlcycle.yaml").write_text(text)
+    assert light_config(tmp_path) is None

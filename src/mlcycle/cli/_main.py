@@ -6,8 +6,9 @@ column, a name, an option). User errors print one line, no traceback;
 
 `mlcycle [-w WS] data status [PATH...] [--json]` and `data add PATH...
 [--name NAME] [--json]` have a fast path that answers before Typer, Rich
-and the workspace's config model load (see :mod:`mlcycle.data._fast`):
-they run after every edit, so start-up matters.
+and the workspace's config model load (see :mod:`mlcycle.data._fast`), and
+`run [--force] [--json]` one without Typer: they run after every edit, so
+start-up matters.
 The Typer `app` is built on first access for the same reason.
 """
 
@@ -135,16 +136,23 @@ def _add_args(rest: list[str]) -> tuple[list[str], str | None, bool] | None:
     return paths, name, as_json
 
 
-def _fast_data(argv: list[str]) -> int | None:
-    """Answer `[-w WS] data status|add ...` directly; None for anything else.
+def _fast(argv: list[str]) -> int | None:
+    """Answer `[-w WS] data status|add ...` and `[-w WS] run` directly; None for anything else.
 
     `data status [PATH...] [--json]` and `data add PATH... [--name NAME] [--json]`
     skip Typer, Rich and the config model (see :mod:`mlcycle.data._fast`);
     they return None, printing nothing, whenever the full path must answer.
+    `run [--force] [--json]` skips Typer (see :mod:`mlcycle.cli._run_command`).
     """
     workspace = os.environ.get("MLCYCLE_WORKSPACE") or "."
     if len(argv) >= 2 and argv[0] in ("--workspace", "-w"):
         workspace, argv = argv[1], argv[2:]
+    if argv[:1] == ["run"]:
+        from mlcycle.cli import _context
+        from mlcycle.cli._run_command import fast_run
+
+        _context.set_options(Path(workspace), False)
+        return fast_run(argv[1:])
     if argv[:2] == ["data", "add"]:
         parsed = _add_args(argv[2:])
         if parsed is None:
@@ -172,7 +180,7 @@ def _debug() -> bool:
 def main() -> None:
     """Run the CLI; map mlcycle errors to one line on stderr and exit codes 1/2."""
     try:
-        code = _fast_data(sys.argv[1:])
+        code = _fast(sys.argv[1:])
         if code is not None:
             sys.exit(code)
         build_app(_command_in(sys.argv[1:]))()

@@ -1,22 +1,23 @@
-"""`mlcycle run`, `mlcycle dag` and `mlcycle lineage`: the pipeline from the command line."""
+"""`mlcycle run`, `mlcycle dag` and `mlcycle lineage`: the pipeline from the command line.
+
+`run`'s work is in :mod:`mlcycle.cli._run_command` (Typer-free, for the fast path).
+"""
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlcycle.cli import _context
-from mlcycle.cli._output import console, err_console, print_json, table
-from mlcycle.core import InputError
+from mlcycle.cli._output import console, print_json
+from mlcycle.cli._run_command import StepProgress as StepProgress  # re-exported
+from mlcycle.cli._run_command import parse_grid as parse_grid  # re-exported
+from mlcycle.cli._run_command import run_command
 
 if TYPE_CHECKING:
     from mlcycle.pipeline._dag import Dag
-    from mlcycle.pipeline._executor import Executor
     from mlcycle.pipeline._lineage import LineageNode
-    from mlcycle.pipeline._runner import PipelineResult, StepOutcome
-    from mlcycle.store import Workspace
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -26,46 +27,6 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run)
     app.command("dag")(dag)
     app.command("lineage")(lineage)
-
-
-class StepProgress:
-    """One line per step event on stderr (stdout stays clean for `--json`)."""
-
-    def step_started(self, name: str) -> None:
-        err_console.print(f"[cyan]>[/] {name}: running")
-
-    def step_skipped(self, outcome: StepOutcome) -> None:
-        err_console.print(f"[dim]= {outcome.name}: cached[/]")
-
-    def step_finished(self, outcome: StepOutcome) -> None:
-        err_console.print(f"[green]✓[/] {outcome.name}: ran in {outcome.seconds:.2f} s")
-
-    def step_failed(self, outcome: StepOutcome) -> None:
-        err_console.print(f"[red]✗[/] {outcome.name}: failed")
-
-
-def _pairs(options: list[str], flag: str) -> list[tuple[str, str]]:
-    pairs = []
-    for option in options:
-        key, eq, value = option.partition("=")
-        if not eq or not key:
-            raise InputError(f"{flag} {option!r} must look like KEY=VALUE (e.g. {flag} trials=5)")
-        pairs.append((key.strip(), value))
-    return pairs
-
-
-def parse_grid(params: list[str], sweeps: list[str]) -> list[dict[str, Any]]:
-    """The parameter sets to run: `-P` values crossed with every `--sweep` combination.
-
-    Raises:
-        InputError: for an option that is not `KEY=VALUE`.
-    """
-    from mlcycle.pipeline._load import parse_value
-
-    base = {k: parse_value(v) for k, v in _pairs(params, "-P")}
-    axes = [(k, [parse_value(x) for x in v.split(",")]) for k, v in _pairs(sweeps, "--sweep")]
-    combos = itertools.product(*(values for _, values in axes))
-    return [{**base, **dict(zip([k for k, _ in axes], combo, strict=True))} for combo in combos]
 
 
 def run(
@@ -90,62 +51,7 @@ def run(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the pipeline: steps whose code, params and inputs are unchanged are skipped."""
-    from mlcycle.pipeline._load import load_dag
-    from mlcycle.pipeline._runner import run_pipeline
-
-    if downstream and only is None:
-        raise InputError("--downstream needs --only STEP")
-    grid = parse_grid(param or [], sweep or [])
-    ws = _context.open_workspace()
-    pool = _executor(ws, executor, address, shared=len(grid) > 1)
-    results: list[PipelineResult] = []
-    try:
-        for params in grid:
-            graph, name = load_dag(ws.root, ws.config, pipeline, params)
-            results.append(
-                run_pipeline(
-                    ws,
-                    graph,
-                    name=name,
-                    params=params,
-                    force=force,
-                    only=only,
-                    downstream=downstream,
-                    executor=pool,
-                    observer=StepProgress(),
-                )
-            )
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    _report(results, as_json, sweep=bool(sweep))
-
-
-def _executor(
-    ws: Workspace, name: str | None, address: str | None, shared: bool
-) -> Executor | None:
-    """An executor from the options, or one shared by a sweep; None: the runner makes its own."""
-    if name is None and address is None and not shared:
-        return None
-    from mlcycle.pipeline._executor import make_executor
-
-    cfg = ws.config.pipeline
-    return make_executor(
-        name or cfg.executor, address=address or cfg.address, max_workers=cfg.max_workers
-    )
-
-
-def _report(results: list[PipelineResult], as_json: bool, sweep: bool) -> None:
-    if as_json:
-        data = [r.to_dict() for r in results]
-        print_json(data if sweep else data[0])
-        return
-    for result in results:
-        title = f"Pipeline {result.pipeline}"
-        if result.params:
-            title += " " + " ".join(f"{k}={v}" for k, v in result.params.items())
-        rows = [(s.name, s.status, round(s.seconds, 2), s.run_id) for s in result.steps]
-        table(title, ["step", "status", "seconds", "run"], rows)
+    run_command(pipeline, force, only, downstream, param, sweep, executor, address, as_json)
 
 
 def dag(

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcycle.core import Config, MlcycleError, PipelineError, StepFailed
+from mlcycle.core import MlcycleError, PipelineError, StepFailed
 
 if TYPE_CHECKING:
+    from mlcycle.core import Config
     from mlcycle.store import Workspace
     from mlcycle.tracking import Run
 

@@ -8,14 +8,18 @@ import json
 import sys
 import types
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlcycle.core import Config, PipelineError
+from mlcycle.core import PipelineError
 from mlcycle.pipeline._dag import Dag, DagNode, build_dag, normalize
 from mlcycle.pipeline._executor import Resources
 from mlcycle.pipeline._stages import stage_nodes
 from mlcycle.pipeline._step import Node, Pipeline, Step
+
+if TYPE_CHECKING:
+    from mlcycle.core import Config
 
 #: The module file used when `pipeline.module` is not set and this file exists.
 DEFAULT_MODULE = "pipeline.py"
@@ -230,3 +234,149 @@ def dag_of(chosen: Pipeline, root: Path, params: Mapping[str, Any]) -> Dag:
         PipelineError: for an unknown param, a cycle or a missing input.
     """
     return build_dag([_python_node(n) for n in chosen.build(params)], root)
+
+
+# --- a light config for the no-op run -----------------------------------------------------
+# A no-op `mlcycle run` spends most of its time building the pydantic config model. For a
+# `mlcycle.yaml` made only of what a pipeline reads, in the plain types the model would keep
+# as they are, these frozen records stand in for it; anything else is left to the model.
+
+_STAGE_LISTS = ("deps", "outs", "metrics", "after")
+_STAGE_KEYS = frozenset(("cmd", "params", "cpus", "gpus", "memory", *_STAGE_LISTS))
+_TOP_KEYS = frozenset(("model_name", "experiment", "cache", "stages", "pipeline"))
+_LINK_KINDS = frozenset(("reflink", "hardlink", "symlink", "copy"))
+_OVERRIDES = ("MLCYCLE_DB_URL", "MLCYCLE_OBJECTS_URL", "MLCYCLE_WEBHOOK_URL")
+
+
+@dataclass(frozen=True)
+class LightStage:
+    """:class:`mlcycle.core.StageConfig`'s fields, from a plainly typed `stages` entry."""
+
+    cmd: str
+    deps: tuple[str, ...] = ()
+    params: dict[str, str | int | float | bool] = field(default_factory=dict)
+    outs: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    cpus: float = 1.0
+    gpus: float = 0.0
+    memory: int | None = None
+
+
+@dataclass(frozen=True)
+class LightPipeline:
+    """:class:`mlcycle.core.PipelineConfig` with its defaults but `module`."""
+
+    module: str | None = None
+    executor: str = "local"
+    address: None = None
+    max_workers: None = None
+
+
+@dataclass(frozen=True)
+class LightCache:
+    """:class:`mlcycle.core.CacheConfig`."""
+
+    link: tuple[str, ...] = ("reflink", "copy")
+
+
+@dataclass(frozen=True)
+class LightConfig:
+    """What a cached run reads of :class:`mlcycle.core.Config` (see :func:`light_config`)."""
+
+    model_name: str = "model"
+    experiment: str = "default"
+    cache: LightCache = LightCache()
+    stages: dict[str, LightStage] = field(default_factory=dict)
+    pipeline: LightPipeline = LightPipeline()
+    db_url: None = None
+    objects_url: None = None
+
+
+def _strings(value: Any) -> tuple[str, ...] | None:
+    if not isinstance(value, list) or not all(type(v) is str for v in value):
+        return None
+    return tuple(value)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if type(value) in (int, float) and value >= 0 else None
+
+
+def _light_stage(raw: Any) -> LightStage | None:
+    if not isinstance(raw, dict) or not set(raw) <= _STAGE_KEYS or type(raw.get("cmd")) is not str:
+        return None
+    lists = {k: _strings(raw[k]) for k in _STAGE_LISTS if k in raw}
+    params = raw.get("params", {})
+    plain = (str, int, float, bool)
+    if None in lists.values() or not isinstance(params, dict):
+        return None
+    if not all(type(k) is str and type(v) in plain for k, v in params.items()):
+        return None
+    cpus, gpus = _number(raw.get("cpus", 1.0)), _number(raw.get("gpus", 0.0))
+    memory = raw.get("memory")
+    if (
+        cpus is None
+        or gpus is None
+        or not (memory is None or (type(memory) is int and memory >= 0))
+    ):
+        return None
+    return LightStage(raw["cmd"], params=dict(params), cpus=cpus, gpus=gpus, memory=memory,
+                      **lists)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _light_parts(raw: dict[str, Any]) -> dict[str, Any] | None:
+    parts: dict[str, Any] = {k: raw[k] for k in ("model_name", "experiment") if k in raw}
+    if not all(type(v) is str for v in parts.values()):
+        return None
+    if "cache" in raw:
+        cache = raw["cache"]
+        links = (
+            _strings(cache.get("link"))
+            if isinstance(cache, dict) and set(cache) == {"link"}
+            else None
+        )
+        if not links or not set(links) <= _LINK_KINDS:
+            return None
+        parts["cache"] = LightCache(links)
+    if "pipeline" in raw:
+        pipe = raw["pipeline"]
+        if not isinstance(pipe, dict) or set(pipe) != {"module"} or type(pipe["module"]) is not str:
+            return None
+        parts["pipeline"] = LightPipeline(pipe["module"])
+    stages = raw.get("stages", {})
+    if not isinstance(stages, dict) or not all(type(k) is str for k in stages):
+        return None
+    parts["stages"] = {k: _light_stage(v) for k, v in stages.items()}
+    return None if None in parts["stages"].values() else parts
+
+
+def light_config(root: Path) -> LightConfig | None:
+    """The workspace's config without the pydantic model, or None if the model must read it.
+
+    Only a `mlcycle.yaml` of `model_name`, `experiment`, `cache.link`,
+    `pipeline.module` and `stages` in the exact types the model keeps (lists
+    of strings, numbers, plain param values), with no `MLCYCLE_*` override,
+    is read here; it means the same as :func:`mlcycle.core.load_config` makes of it.
+    """
+    import os
+
+    if any(os.environ.get(var) for var in _OVERRIDES):
+        return None
+    try:
+        text = (root / "mlcycle.yaml").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return LightConfig()
+    except (OSError, UnicodeDecodeError):
+        return None
+    import yaml
+
+    try:
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict) or not set(raw) <= _TOP_KEYS:
+        return None
+    parts = _light_parts(raw)
+    return None if parts is None else LightConfig(**parts)

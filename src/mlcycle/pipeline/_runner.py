@@ -62,6 +62,10 @@ class PipelineResult:
         }
 
 
+class StepsToRun(PipelineError):
+    """Raised by :func:`run_pipeline` with `cached_only` when a step is not cached."""
+
+
 class Observer(Protocol):
     """Receives progress events of :func:`run_pipeline` (called in the driver, in order)."""
 
@@ -103,6 +107,7 @@ def run_pipeline(
     downstream: bool = False,
     executor: Executor | None = None,
     observer: Observer | None = None,
+    cached_only: bool = False,
 ) -> PipelineResult:
     """Run the steps of `dag` that are not cached.
 
@@ -116,6 +121,8 @@ def run_pipeline(
         downstream: with `only`, also run every step downstream of it.
         executor: where steps run (default: `pipeline.executor` of the config).
         observer: receives progress events.
+        cached_only: raise :class:`StepsToRun` instead of running a step
+            (nothing runs, nothing is tracked; outputs of cached steps may be restored).
 
     Raises:
         StepFailed: naming the first step that failed (upstream results stay cached).
@@ -123,6 +130,7 @@ def run_pipeline(
             cached result under `only`, or a step value of an unsupported type.
     """
     runner = _Runner(ws, dag, dict(params or {}), executor, observer or _Silent())
+    runner.cached_only = cached_only
     return runner.run(name, dag.select(only, downstream), force)
 
 
@@ -143,6 +151,7 @@ class _Runner:
         self.parent: Run | None = None
         self.failure: MlcycleError | None = None
         self._codes: dict[Callable[..., Any], str] = {}
+        self.cached_only = False
 
     def run(self, name: str, selected: list[str], force: bool) -> PipelineResult:
         needed = set(selected).union(*(self.dag.ancestors(s) for s in selected))
@@ -236,6 +245,8 @@ class _Runner:
             restore_if_changed(self.ws, record["kind"], record["oid"], self.ws.root / out)
 
     def _submit(self, name: str, node: DagNode, key: str, dep_ids: dict[str, str]) -> None:
+        if self.cached_only:
+            raise StepsToRun(f"step '{node.name}' is not cached")
         task = StepTask(
             root=str(self.ws.root),
             config=self.ws.config,

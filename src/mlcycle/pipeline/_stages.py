@@ -16,11 +16,14 @@ import shlex
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlcycle.core import PipelineError, StageConfig, StepFailed
+from mlcycle.core import PipelineError, StepFailed
 from mlcycle.pipeline._dag import DagNode, normalize
 from mlcycle.pipeline._executor import Resources
+
+if TYPE_CHECKING:
+    from mlcycle.core import StageConfig
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 STDERR_LINES = 10
