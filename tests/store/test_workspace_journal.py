@@ -244,3 +244,18 @@ def test_record_files_are_json_with_every_field(tmp_path: Path) -> None:
     [v] = json.loads(record.read_text())["versions"]
     assert tuple(v) == _journal.FIELDS
     ws.close()
+
+
+def test_add_applies_a_long_journal_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlcycle.data import _versioning, add_paths
+
+    monkeypatch.setattr(_versioning, "JOURNAL_APPLY_FROM", 2)
+    ws = Workspace(tmp_path / "ws", _config())
+    for name in ("a.txt", "b.txt"):
+        (ws.root / name).write_text(name)
+    add_paths(ws, ["a.txt"])
+    assert len(_journal.pending_files(ws.state_dir)) == 1 and "db" not in ws.__dict__
+    add_paths(ws, ["b.txt"])
+    assert _journal.pending_files(ws.state_dir) == []
+    assert [r[1:3] for r in _rows(ws)] == [("a.txt", 1), ("b.txt", 1)]
+    ws.close()

@@ -127,7 +127,10 @@ def fast_add(workspace: Path, paths: list[str], name: str | None, as_json: bool)
     ws = light_workspace(workspace)
     if ws is None:
         return None
+    from mlcycle.cli._context import log_to
     from mlcycle.data._versioning import add_paths
+
+    log_to(ws.state_dir / "logs" / "mlcycle.log")  # as the full path: warnings go there
 
     progress = LateProgress()
     try:
