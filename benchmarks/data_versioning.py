@@ -1,7 +1,8 @@
 """Data versioning and pipeline caching: DVC and mlcycle side by side, same data, one run.
 
 Measures wall time of whole CLI commands (start-up included, as a user
-sees them), the median of `--repeat` runs, page cache warm:
+sees them), the median of `--repeat` runs, page cache warm, and their CPU
+time (user + system), which other work on the machine moves less:
 
 1. add one file of `--big-mib` MiB (default 1024), with copies and with links;
 2. add a folder of `--files` files of 256 KiB (default 2,000), copies and links;
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,14 +50,34 @@ LINKS = {"copy": (["copy"], "copy"), "links": (["reflink", "hardlink", "copy"], 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def sh(args: list[str], cwd: Path) -> float:
-    """Run a command in `cwd`; return its wall time in seconds; fail loudly."""
+Times = tuple[float, float]  # (wall seconds, CPU seconds: user + system of the command)
+
+
+def timed(args: list[str], cwd: Path) -> Times:
+    """Run a command in `cwd`; return its wall and CPU time in seconds; fail loudly.
+
+    CPU time (of the command and the processes it waited for) moves less than
+    wall time when other work shares the machine.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=ENV)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{proc.stdout}\n{proc.stderr}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
+
+
+def sh(args: list[str], cwd: Path) -> float:
+    """Run a command in `cwd`; return its wall time in seconds; fail loudly."""
+    return timed(args, cwd)[0]
+
+
+def medians(runs: list[Times]) -> Times:
+    """Median wall and median CPU time of `runs`."""
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def write_random(path: Path, size: int) -> None:
@@ -112,13 +134,13 @@ def add_cmd(tool: str, name: str) -> list[str]:
     return ["dvc", "add", "-q", name] if tool == "dvc" else ["mlcycle", "data", "add", name]
 
 
-def time_add(root: Path, data: Path, tool: str, mode: str, repeat: int) -> float:
+def time_add(root: Path, data: Path, tool: str, mode: str, repeat: int) -> Times:
     times = []
     for _ in range(repeat):
         ws = fresh(root, data.name, data, tool, mode)
-        times.append(sh(add_cmd(tool, data.name), ws))
+        times.append(timed(add_cmd(tool, data.name), ws))
         shutil.rmtree(ws, ignore_errors=True) if mode == "copy" else _rm_readonly(ws)
-    return statistics.median(times)
+    return medians(times)
 
 
 def _rm_readonly(ws: Path) -> None:
@@ -126,19 +148,19 @@ def _rm_readonly(ws: Path) -> None:
     shutil.rmtree(ws, ignore_errors=True)
 
 
-def time_status_and_readd(root: Path, data: Path, tool: str, repeat: int) -> tuple[float, float]:
+def time_status_and_readd(root: Path, data: Path, tool: str, repeat: int) -> tuple[Times, Times]:
     ws = fresh(root, data.name, data, tool, "copy")
     sh(add_cmd(tool, data.name), ws)
     status = ["dvc", "status"] if tool == "dvc" else ["mlcycle", "data", "status"]
     sh(status, ws)  # first call warms both tools' own caches
-    status_time = statistics.median(sh(status, ws) for _ in range(repeat))
+    status_time = medians([timed(status, ws) for _ in range(repeat)])
     readd = []
     for i in range(repeat):
         victim = next((ws / data.name).rglob("*.bin"))
         victim.write_bytes(os.urandom(256 * KIB) + bytes([i]))
-        readd.append(sh(add_cmd(tool, data.name), ws))
+        readd.append(timed(add_cmd(tool, data.name), ws))
     shutil.rmtree(ws, ignore_errors=True)
-    return status_time, statistics.median(readd)
+    return status_time, medians(readd)
 
 
 STAGE_CMD = 'python -c "import shutil,sys; shutil.copyfile(sys.argv[1], sys.argv[2])" {i} {o}'
@@ -165,12 +187,12 @@ def pipeline_ws(root: Path, tool: str, steps: int) -> Path:
     return ws
 
 
-def time_noop_run(root: Path, tool: str, steps: int, repeat: int) -> float:
+def time_noop_run(root: Path, tool: str, steps: int, repeat: int) -> Times:
     ws = pipeline_ws(root, tool, steps)
     cmd = ["dvc", "repro", "-q"] if tool == "dvc" else ["mlcycle", "run"]
     sh(cmd, ws)  # runs all stages once
     sh(cmd, ws)
-    return statistics.median(sh(cmd, ws) for _ in range(repeat))
+    return medians([timed(cmd, ws) for _ in range(repeat)])
 
 
 def raw_rate(path: Path) -> tuple[float, float]:
@@ -183,8 +205,12 @@ def raw_rate(path: Path) -> tuple[float, float]:
     return read, time.perf_counter() - start
 
 
-def row(label: str, dvc: float, mlc: float) -> None:
-    print(f"| {label} | {dvc:.3f} | {mlc:.3f} | {dvc / mlc:.1f}x |", flush=True)
+def row(label: str, dvc: Times, mlc: Times) -> None:
+    print(
+        f"| {label} | {dvc[0]:.3f} | {mlc[0]:.3f} | {dvc[0] / mlc[0]:.1f}x "
+        f"| {dvc[1]:.3f} | {mlc[1]:.3f} | {dvc[1] / mlc[1]:.1f}x |",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -213,7 +239,10 @@ def main() -> None:
         read_s, hash_s = raw_rate(big)
         print(f"raw read {args.big_mib} MiB: {read_s:.3f} s; BLAKE3 (threads, mmap): "
               f"{hash_s:.3f} s = {args.big_mib / hash_s:,.0f} MiB/s\n")  # fmt: skip
-        print("| operation | DVC s | mlcycle s | speed-up |\n|---|---|---|---|")
+        print(
+            "| operation | DVC s | mlcycle s | speed-up | DVC CPU s | mlcycle CPU s | CPU ratio |\n"
+            "|---|---|---|---|---|---|---|"
+        )
         cases = [
             (big, "1 file of", args.big_mib, "MiB"),
             (folder, f"{args.files} files of", 256, "KiB"),
