@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -93,6 +94,7 @@ def test_untrusted_type_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "pkg"
     folder.mkdir()
     skops.io.dump(evil, folder / "model.skops")
+    meta = dataclasses.replace(meta, flavor="sklearn")  # save_package resolves it
     (folder / MODEL_YAML).write_text(yaml.safe_dump(meta.to_dict()))
     with pytest.raises(IntegrityError, match=r"refusing to load untrusted type '.*_double'"):
         load_package(folder)

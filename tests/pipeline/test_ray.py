@@ -1,4 +1,4 @@
-"""The Ray executor on a real two-node local cluster (see `ray_cluster` in conftest.py)."""
+"""The Ray executor on a real two-node local cluster (see `tests/ray_cluster.py`)."""
 
 from __future__ import annotations
 

@@ -73,7 +73,7 @@ def test_server_metadata_names_mlcycle(client: TestClient) -> None:
     body = client.get("/v2").json()
     assert body["name"] == "mlcycle"
     assert isinstance(body["version"], str) and body["version"]
-    assert body["extensions"] == []
+    assert body["extensions"] == ["binary_tensor_data"]
 
 
 def test_model_metadata_lists_the_twelve_inputs_with_oip_datatypes(client: TestClient) -> None:
@@ -320,10 +320,51 @@ def test_metrics_count_requests_and_show_the_model_version(served: Served) -> No
     assert response.status_code == 200
     samples = _samples(response.text)
     requests = "mlcycle_requests_total"
-    assert samples[(requests, (("route", "/predict"), ("status", "200")))] == 2
-    assert samples[(requests, (("route", "/predict"), ("status", "400")))] == 1
-    assert samples[(requests, (("route", "/v2/health/ready"), ("status", "200")))] == 1
+
+    def labels(route: str, status: str | None = None, model: str = MODEL, version: str = "1"):
+        pairs = {"model": model, "route": route, "version": version}
+        return tuple(sorted({**pairs, **({"status": status} if status else {})}.items()))
+
+    # Requests that reach no model (bad JSON, probes) carry empty model and version labels.
+    assert samples[(requests, labels("/predict", "200"))] == 2
+    assert samples[(requests, labels("/predict", "400", "", ""))] == 1
+    assert samples[(requests, labels("/v2/health/ready", "200", "", ""))] == 1
     assert samples[("mlcycle_predictions_total", (("model", MODEL), ("version", "1")))] == 5
     assert samples[("mlcycle_model_version", (("model", MODEL),))] == 1
-    count = ("mlcycle_request_duration_seconds_count", (("route", "/predict"),))
-    assert samples[count] == 3
+    duration = "mlcycle_request_duration_seconds_count"
+    assert samples[(duration, labels("/predict"))] == 2
+    assert samples[(duration, labels("/predict", None, "", ""))] == 1
+
+
+# --- OIP v2: versions, requested outputs, infinity ---------------------------------------------
+
+
+def test_versioned_routes_answer_for_the_served_version_only(
+    client: TestClient, served: Served
+) -> None:
+    assert client.get(f"/v2/models/{MODEL}/versions/1").json()["versions"] == ["1"]
+    assert client.get(f"/v2/models/{MODEL}/versions/1/ready").json()["ready"] is True
+    assert_error(client.get(f"/v2/models/{MODEL}/versions/2"), 404, "version 2")
+    body = {"inputs": oip_inputs(served.rows.head(2))}
+    response = client.post(f"/v2/models/{MODEL}/versions/1/infer", json=body)
+    assert response.status_code == 200, response.text
+    assert_error(client.post(f"/v2/models/{MODEL}/versions/2/infer", json=body), 404, "version 2")
+
+
+def test_unknown_requested_output_is_400_and_nothing_is_logged(
+    client: TestClient, served: Served
+) -> None:
+    request_id = rid()
+    body = {"id": request_id, "inputs": oip_inputs(served.rows.head(2)),
+            "outputs": [{"name": "cnt"}, {"name": "nope"}]}  # fmt: skip
+    assert_error(client.post(f"/v2/models/{MODEL}/infer", json=body), 400, "output 'nope'")
+    assert read_inference_log(served.ws, [f"{request_id}-0"]).empty
+
+
+def test_infinity_is_400_naming_column_and_row(client: TestClient, served: Served) -> None:
+    body = records(served.rows.head(2))
+    body[1]["temp"] = "Infinity"
+    assert_error(client.post("/predict", json=body), 400, "'temp'", "row 1", "finite")
+    inputs = _with_temp(oip_inputs(served.rows.head(1)), data=[123456.789])
+    text = json.dumps(inputs).replace("123456.789", "1e999")  # JSON has no infinity literal
+    assert_error(client.post(f"/v2/models/{MODEL}/infer", content=text.encode()), 400, "too large")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +16,13 @@ from tests.serving.conftest import MODEL, Served
 import mlcycle
 from mlcycle.core import ModelNotFound
 from mlcycle.registry import set_alias
-from mlcycle.serving import ModelHolder, create_app, parse_model_ref, read_inference_log
+from mlcycle.serving import (
+    ModelHolder,
+    create_app,
+    parse_model_ref,
+    read_inference_log,
+    start_server_process,
+)
 
 
 def _records(served: Served) -> list[dict[str, Any]]:
@@ -85,3 +93,53 @@ def test_a_pinned_version_never_moves(served: Served) -> None:
 def test_unknown_model_alias_or_version_raises(served: Served, ref: str, needle: str) -> None:
     with pytest.raises(ModelNotFound, match=needle):
         ModelHolder(served.ws, ref)
+
+
+class _Load:
+    """Threads posting /predict in a loop; they count failures and note the last version."""
+
+    def __init__(self, url: str, body: list[dict[str, Any]], threads: int = 4) -> None:
+        self.url, self.body = url, body
+        self.ok, self.version = 0, 0
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            while not self.stop.is_set():
+                try:
+                    got = client.post("/predict", json=self.body)
+                    outcome = got.json()["model_version"] if got.status_code == 200 else got.text
+                except httpx.HTTPError as err:
+                    outcome = repr(err)
+                with self.lock:
+                    if isinstance(outcome, int):
+                        self.ok, self.version = self.ok + 1, outcome
+                    else:
+                        self.failures.append(outcome)
+
+
+@pytest.mark.slow
+def test_zero_failed_requests_across_10_promotions_under_load(served: Served) -> None:
+    set_alias(served.ws, MODEL, "swap-load", 1)
+    load = None
+    with start_server_process(served.ws, f"{MODEL}@swap-load") as server:
+        load = _Load(server.url, _records(served))
+        for thread in load.threads:
+            thread.start()
+        try:
+            for promotion in range(10):
+                target = 2 if promotion % 2 == 0 else 1
+                set_alias(served.ws, MODEL, "swap-load", target)
+                deadline = time.monotonic() + 60
+                while load.version != target:
+                    assert time.monotonic() < deadline, f"promotion {promotion} never served"
+                    time.sleep(0.02)
+        finally:
+            load.stop.set()
+            for thread in load.threads:
+                thread.join()
+    assert load.failures == []
+    assert load.ok > 10

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mlcycle.core import InputError, ModelNotFound, now
@@ -157,11 +157,9 @@ def set_alias(
         ModelNotFound: if the model or version does not exist.
         InputError: if the alias is not a valid name (letters, digits, `-`, `_`).
     """
-    if not alias.replace("-", "").replace("_", "").isalnum() or alias.isdigit():
-        raise InputError(f"Alias {alias!r} must be a name of letters, digits, '-' or '_'")
+    _check_alias_name(alias)
     with ws.db.session() as s:
-        if s.get(ModelVersionRow, (name, version)) is None:
-            raise ModelNotFound(f"Model '{name}' has no version {version}")
+        _require_version(s, name, version)
         row = s.get(AliasRow, (name, alias))
         old = row.version if row else None
         if row is None:
@@ -172,6 +170,57 @@ def set_alias(
         s.add(event)
         s.flush()
         return _event(event)
+
+
+def move_alias_if(
+    ws: Workspace,
+    name: str,
+    alias: str,
+    *,
+    expected: int,
+    version: int,
+    reason: str,
+    evidence: Mapping[str, Any] | None = None,
+    actor: str | None = None,
+) -> AuditEvent | None:
+    """Compare-and-set: point `alias` at `version` only if it still points at `expected`.
+
+    One conditional UPDATE, so when several server processes try the same
+    move (e.g. an automatic rollback) exactly one wins and records the
+    audit event; the others change nothing.
+
+    Returns:
+        The audit event, or None if the alias did not point at `expected`.
+
+    Raises:
+        ModelNotFound: if the model or `version` does not exist.
+        InputError: if the alias is not a valid name.
+    """
+    _check_alias_name(alias)
+    with ws.db.session() as s:
+        _require_version(s, name, version)
+        moved = s.execute(
+            update(AliasRow)
+            .where(AliasRow.model_name == name, AliasRow.alias == alias)
+            .where(AliasRow.version == expected)
+            .values(version=version)
+        )
+        if getattr(moved, "rowcount", 0) != 1:
+            return None
+        event = _audit(name, "set_alias", alias, expected, version, reason, evidence or {}, actor)
+        s.add(event)
+        s.flush()
+        return _event(event)
+
+
+def _check_alias_name(alias: str) -> None:
+    if not alias.replace("-", "").replace("_", "").isalnum() or alias.isdigit():
+        raise InputError(f"Alias {alias!r} must be a name of letters, digits, '-' or '_'")
+
+
+def _require_version(s: Session, name: str, version: int) -> None:
+    if s.get(ModelVersionRow, (name, version)) is None:
+        raise ModelNotFound(f"Model '{name}' has no version {version}")
 
 
 def _event(r: AuditEventRow) -> AuditEvent:

@@ -1,20 +1,22 @@
 """The served model, following a registry alias with hot swaps.
 
-A poller thread checks the alias every `poll_seconds`. When it moves, the
-new version is loaded and warmed (one prediction) while the old one keeps
-serving; then a single reference assignment swaps them, so requests in
-flight finish on the old model and no request fails.
+The deployment's poller calls :meth:`ModelHolder.refresh` every
+`poll_seconds`. When the alias moved, the new version is loaded and warmed
+(one prediction) while the old one keeps serving; then a single reference
+assignment swaps them, so requests in flight finish on the old model and
+no request fails.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
-from mlcycle.core import MlcycleError, ModelNotFound
+from mlcycle.core import ModelNotFound
 from mlcycle.models import LoadedModel, fetch_package, load_package
 from mlcycle.registry import alias_version, get_model_version
 from mlcycle.store import Workspace
@@ -50,8 +52,16 @@ def _warm(model: LoadedModel) -> None:
     model.predict(pd.DataFrame([row]))
 
 
+SwapListener = Callable[["ModelHolder", Served, Served], None]
+
+
 class ModelHolder:
-    """Holds the served model and follows its alias.
+    """Holds one served model version and follows its alias.
+
+    `current` is replaced by a single reference assignment, so a request
+    that read it keeps its `Served` (and finishes on it) while new
+    requests get the new one; the old version is freed once the last
+    request holding it returns. `Served` objects never change.
 
     Args:
         ws: the workspace whose registry and object store hold the model.
@@ -63,13 +73,15 @@ class ModelHolder:
 
     def __init__(self, ws: Workspace, ref: str) -> None:
         self.ws = ws
+        self.ref = ref
         self.name, self.alias, pinned = parse_model_ref(ref)
         self.current = self._load(pinned if pinned is not None else self._alias_target())
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._listeners: list[SwapListener] = []
+        self._lock = threading.Lock()  # the poller and a rollback may refresh at once
 
     def _alias_target(self) -> int:
-        assert self.alias is not None
+        if self.alias is None:
+            raise ModelNotFound(f"{self.ref} is pinned to a version; it has no alias to follow")
         return alias_version(self.ws, self.name, self.alias)
 
     def _load(self, version: int) -> Served:
@@ -79,37 +91,28 @@ class ModelHolder:
         _warm(model)
         return Served(self.name, version, model)
 
+    def on_swap(self, listener: SwapListener) -> None:
+        """Call `listener(holder, old, new)` after every swap (in the swapping thread)."""
+        self._listeners.append(listener)
+
     def refresh(self) -> bool:
-        """Swap in the alias's version if it moved; return whether it did."""
+        """Swap in the alias's version if it moved; return whether it did.
+
+        The new version is loaded and warmed before the swap; if that
+        fails the error propagates and the current version keeps serving.
+
+        Raises:
+            MlcycleError: if the alias cannot be read or the new version cannot be loaded.
+        """
         if self.alias is None:
             return False
-        target = self._alias_target()
-        if target == self.current.version:
-            return False
-        loaded = self._load(target)
-        old, self.current = self.current.version, loaded
-        log.warning(
-            "%s@%s moved: now serving version %d (was %d)", self.name, self.alias, target, old
-        )
+        with self._lock:
+            target = self._alias_target()
+            if target == self.current.version:
+                return False
+            old, new = self.current, self._load(target)
+            self.current = new
+        log.warning("%s moved: now serving version %d (was %d)", self.ref, target, old.version)
+        for listener in self._listeners:
+            listener(self, old, new)
         return True
-
-    def _poll(self, seconds: float) -> None:
-        while not self._stop.wait(seconds):
-            try:
-                self.refresh()
-            except MlcycleError as err:  # keep serving the current version
-                log.error(
-                    "alias check failed, still serving version %d: %s", self.current.version, err
-                )
-
-    def start(self, poll_seconds: float) -> None:
-        """Start following the alias in a daemon thread."""
-        if self.alias is not None and self._thread is None:
-            self._thread = threading.Thread(target=self._poll, args=(poll_seconds,), daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        """Stop following the alias."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)

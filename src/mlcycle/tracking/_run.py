@@ -8,6 +8,7 @@ ends with status `FAILED`.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +29,8 @@ from mlcycle.tracking._environment import environment, git_commit
 from mlcycle.tracking._store import TrackingStore, store_for
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mlcycle.tracking._system import SystemMetrics
 
 RUNNING, FINISHED, FAILED = "RUNNING", "FINISHED", "FAILED"
@@ -290,17 +293,32 @@ class Run:
         with self.ws.db.session() as s:
             s.merge(RunInputRow(run_id=self.id, dataset_version_id=dataset.id, role=role))
 
-    def log_model(self, model: Any, meta: ModelMeta, name: str = "model") -> str:
+    def log_model(
+        self,
+        model: Any,
+        meta: ModelMeta,
+        name: str = "model",
+        *,
+        evaluation_data: pd.DataFrame | None = None,
+    ) -> str:
         """Package `model` with `meta`, store it as artifact `name`; return the package id.
 
-        The run id is added to the package's lineage.
+        The run id is added to the package's lineage. Any flavor works
+        (`meta.flavor` None infers it from the model); with
+        `evaluation_data` (n_rows, >= n_inputs columns) the model is also
+        converted to ONNX and served by onnxruntime if the conversion is
+        faithful on those rows (see :func:`mlcycle.models.save_package`).
+
+        Raises:
+            InputError: if no flavor fits the model or its signature.
         """
-        lineage = {**meta.lineage, "run_id": self.id}
-        meta = ModelMeta(meta.task, meta.signature, meta.flavor, meta.metrics, meta.params, lineage)
+        meta = dataclasses.replace(meta, lineage={**meta.lineage, "run_id": self.id})
         with tempfile.TemporaryDirectory() as tmp:
-            folder = save_package(model, meta, Path(tmp) / "package")
+            folder = save_package(
+                model, meta, Path(tmp) / "package", evaluation_data=evaluation_data
+            )
             package_id = store_package(self.ws.objects, folder)
-            size = sum(p.stat().st_size for p in folder.iterdir())
+            size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         self.log_stored(name, package_id, size)
         return package_id
 

@@ -1,4 +1,4 @@
-"""Fixtures for pipeline tests: a real local Ray cluster (head + one worker node).
+"""A real local Ray cluster (head + one worker node) for the tests, shared by the session.
 
 The cluster is started with the `ray` CLI on free ports (6379 is Redis on
 the development machines), in a short temp dir (Ray's Unix sockets live

@@ -1,0 +1,309 @@
+"""The inference log's files: append-only Parquet parts, buffered and flushed in the background.
+
+Layout: `.mlcycle/inference_log/<model>/<first>-<last>-<pid>-<token>-<seq>.parquet`
+where `<first>`/`<last>` are the part's earliest and latest timestamps in
+microseconds since the epoch (readers skip parts outside a time window
+without opening them), and pid + a random token per writer keep the
+names of several server workers (`--workers N`) apart. A part is written
+to a dot-file, fsync'ed, then renamed, so a reader never sees half a
+part (dot-files are ignored by readers). Every flush writes one part per
+model: the log rotates with time by construction.
+
+Columns: `prediction_id`, `request_id`, `timestamp` (float64 seconds since
+the epoch), `model_name`, `model_version` (int64), `role`, the model's
+input columns, `prediction` and, for classifiers, `proba` (list<double>).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from mlcycle.core import new_id, now
+
+log = logging.getLogger("mlcycle.serving")
+
+BUFFER_ROWS = 100_000  # flush early past this many rows, bounding the writer's memory
+
+
+def log_dir(root: Path) -> Path:
+    """The inference log folder of a workspace state folder (`.mlcycle`)."""
+    return root / "inference_log"
+
+
+def model_folder(folder: Path, model_name: str) -> Path:
+    """The folder of `model_name`'s parts inside the inference log folder `folder`."""
+    return folder / quote(model_name, safe="")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One model call's log rows, kept as the arrays they came in until flushed.
+
+    Attributes:
+        inputs: the validated input columns, shape (n_rows, n_inputs).
+        ids: n_rows prediction ids.
+        requests: n_rows (request id, role) pairs.
+        model: (model name, version).
+        predictions: shape (n_rows,).
+        probabilities: shape (n_rows, n_classes), or None.
+        timestamp: when the model answered, seconds since the epoch.
+    """
+
+    inputs: pd.DataFrame
+    ids: Sequence[str]
+    requests: Sequence[tuple[str, str]]
+    model: tuple[str, int]
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+    timestamp: float = field(default_factory=now)
+
+    @property
+    def rows(self) -> int:
+        """The number of rows."""
+        return len(self.ids)
+
+    def table(self) -> pa.Table:
+        """The rows as an Arrow table (see :func:`log_table`)."""
+        outputs = (self.predictions, self.probabilities)
+        return log_table(self.inputs, self.ids, self.requests, self.model, outputs, self.timestamp)
+
+
+def log_table(
+    inputs: pd.DataFrame,
+    ids: Sequence[str],
+    requests: Sequence[tuple[str, str]],
+    model: tuple[str, int],
+    outputs: tuple[np.ndarray, np.ndarray | None],
+    timestamp: float,
+) -> pa.Table:
+    """Log rows for `inputs` (n_rows, n_inputs) and their outputs.
+
+    Args:
+        inputs: the validated input columns.
+        ids: n_rows prediction ids.
+        requests: n_rows (request id, role) pairs.
+        model: (model name, version).
+        outputs: predictions, shape (n_rows,), and probabilities, shape
+            (n_rows, n_classes) or None.
+        timestamp: seconds since the epoch, for every row.
+    """
+    predictions, probabilities = outputs
+    n = len(inputs)
+    name, version = model
+    table = pa.Table.from_pandas(inputs, preserve_index=False)
+    head = {
+        "prediction_id": pa.array(ids, pa.string()),
+        "request_id": pa.array([r for r, _ in requests], pa.string()),
+        "timestamp": pa.array(np.full(n, timestamp), pa.float64()),
+        "model_name": pa.array([name] * n, pa.string()),
+        "model_version": pa.array(np.full(n, version, np.int64)),
+        "role": pa.array([role for _, role in requests], pa.string()),
+    }
+    for i, (column, values) in enumerate(head.items()):
+        table = table.add_column(i, column, values)
+    table = table.append_column("prediction", _column(np.asarray(predictions)))
+    if probabilities is not None:
+        values = np.asarray(probabilities, np.float64)
+        offsets = np.arange(0, values.size + 1, max(values.shape[1], 1), dtype=np.int32)
+        proba = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.ravel()))
+        table = table.append_column("proba", proba)
+    return table
+
+
+def _column(values: np.ndarray) -> pa.Array:
+    # object arrays (class labels as strings, mixed) go through Python objects
+    return pa.array(values.tolist() if values.dtype == object else values)
+
+
+def write_part(folder: Path, table: pa.Table, name: str) -> Path:
+    """Write `table` as one part of model folder `folder`, atomically and durably."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamps = table.column("timestamp")
+    first, last = (int(pc.min_max(stamps)[k].as_py() * 1e6) for k in ("min", "max"))
+    path = folder / f"{first:016d}-{last:016d}-{name}.parquet"
+    tmp = folder / f".{path.name}.tmp"
+    with open(tmp, "wb") as out:
+        pq.write_table(table, out, compression="zstd")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # make the rename itself durable
+    finally:
+        os.close(fd)
+    return path
+
+
+_writers: weakref.WeakSet[LogWriter] = weakref.WeakSet()  # live writers of this process
+
+
+def flush_local(folder: Path) -> None:
+    """Flush this process's writers into `folder`, so a read here sees every answered row."""
+    for writer in list(_writers):
+        if writer.folder == folder:
+            writer.flush()
+
+
+class LogWriter:
+    """Buffers log rows in memory and writes them as Parquet parts.
+
+    Thread-safe. With `flush_seconds > 0`, a daemon thread flushes every
+    `flush_seconds`, so a crash loses at most the rows acknowledged in the
+    last `flush_seconds` (plus the write time of one part). With 0, callers
+    flush before they reply. Memory is bounded by :data:`BUFFER_ROWS` rows.
+
+    Args:
+        folder: the inference log folder (see :func:`log_dir`).
+        flush_seconds: the flush interval in seconds (0 = flush on demand).
+    """
+
+    def __init__(self, folder: Path, flush_seconds: float) -> None:
+        self.folder, self.flush_seconds = folder, flush_seconds
+        self._tables: list[tuple[str, Batch]] = []
+        self._rows = 0
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()  # keeps parts in order
+        self._name = f"{os.getpid()}-{new_id()[:8]}"
+        self._seq = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        _writers.add(self)
+
+    def append(self, model_name: str, batch: Batch) -> None:
+        """Buffer `batch`'s rows of `model_name`; flush now if the buffer is full.
+
+        The batch becomes a table only when flushed, off the request path.
+        """
+        with self._lock:
+            self._tables.append((model_name, batch))
+            self._rows += batch.rows
+            full = self._rows >= BUFFER_ROWS
+        if full:
+            self.flush()
+
+    def flush(self) -> list[Path]:
+        """Write the buffered rows (one part per model); return the parts written.
+
+        Raises:
+            OSError: if a part cannot be written (its rows stay buffered).
+        """
+        with self._write_lock:
+            with self._lock:
+                tables, self._tables, self._rows = self._tables, [], 0
+            by_model: dict[str, list[Batch]] = {}
+            for model, table in tables:
+                by_model.setdefault(model, []).append(table)
+            groups = list(by_model.items())
+            written = []
+            for i, (model, group) in enumerate(groups):
+                try:
+                    written.append(self._write(model, group))
+                except OSError:
+                    self._rebuffer(groups[i:])
+                    raise
+            return written
+
+    def _rebuffer(self, groups: list[tuple[str, list[Batch]]]) -> None:
+        with self._lock:
+            self._tables[:0] = [(model, t) for model, group in groups for t in group]
+            self._rows += sum(b.rows for _, group in groups for b in group)
+
+    def _write(self, model: str, group: list[Batch]) -> Path:
+        self._seq += 1
+        table = pa.concat_tables([b.table() for b in group], promote_options="permissive")
+        return write_part(model_folder(self.folder, model), table, f"{self._name}-{self._seq:06d}")
+
+    def start(self) -> None:
+        """Start the background flusher (if `flush_seconds > 0`)."""
+        if self.flush_seconds > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._loop, daemon=True, name="log-flush")
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.flush_seconds):
+            try:
+                self.flush()
+            except OSError as err:  # the rows stay buffered for the next flush
+                log.error("inference log flush failed: %s", err)
+
+    def close(self) -> None:
+        """Stop the flusher and write what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.flush()
+
+
+def _model_folders(folder: Path, model_name: str | None) -> list[Path]:
+    if model_name is not None:
+        one = model_folder(folder, model_name)
+        return [one] if one.is_dir() else []
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def _part_in_window(path: Path, start: float | None, end: float | None) -> bool:
+    first, last = (int(x) / 1e6 for x in path.name.split("-", 2)[:2])
+    return (start is None or last >= start) and (end is None or first < end)
+
+
+def parts(
+    folder: Path, model_name: str | None, start: float | None, end: float | None
+) -> Iterator[Path]:
+    """The parts of `model_name` (or every model) with rows in [start, end), oldest first."""
+    for model in _model_folders(folder, model_name):
+        found = sorted(model.glob("[0-9]*.parquet"))
+        yield from (p for p in found if _part_in_window(p, start, end))
+
+
+def find_rows(folder: Path, ids: Sequence[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows whose `prediction_id` is in `ids`, from every model's parts (any order)."""
+    wanted = pa.array(list(ids), pa.string())
+    frames: list[pd.DataFrame] = []
+    for model in _model_folders(folder, None):
+        files = [str(p) for p in sorted(model.glob("[0-9]*.parquet"))]
+        if files:
+            dataset = ds.dataset(files, format="parquet")
+            cols = columns if columns is None else [c for c in columns if c in dataset.schema.names]
+            found = dataset.to_table(columns=cols, filter=ds.field("prediction_id").isin(wanted))
+            frames.append(found.to_pandas())
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def scan_parts(
+    folder: Path,
+    model_name: str | None,
+    start: float | None,
+    end: float | None,
+    columns: Sequence[str] | None,
+) -> Iterator[pd.DataFrame]:
+    """Yield the rows in [start, end) one part at a time (see `scan_inference_log`)."""
+    for path in parts(folder, model_name, start, end):
+        table = pq.read_table(path)
+        mask: Any = None
+        if start is not None:
+            mask = pc.greater_equal(table.column("timestamp"), start)
+        if end is not None:
+            below = pc.less(table.column("timestamp"), end)
+            mask = below if mask is None else pc.and_(mask, below)
+        if mask is not None:
+            table = table.filter(mask)
+        if columns is not None:
+            table = table.select([c for c in columns if c in table.column_names])
+        if table.num_rows:
+            yield table.to_pandas()
