@@ -9,6 +9,7 @@ they skip with the reason, unless `MLCYCLE_REQUIRE_POSTGRES=1` (set by
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tests.ray_cluster import ray_cluster  # noqa: F401  # one Ray cluster for the whole session
 
 from mlcycle.core import Config, parse_config
 from mlcycle.data import BIKE_SHARING_CSV
@@ -63,6 +65,20 @@ def _run_cli(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture(autouse=True)
+def _mlcycle_logger_restored() -> Iterator[None]:
+    """Undo what an in-process CLI run does to the `mlcycle` logger (a log file, no
+    propagation), so later tests' `caplog` still sees mlcycle's records."""
+    logger = logging.getLogger("mlcycle")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    yield
+    for handler in set(logger.handlers) - set(handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logger.propagate = propagate
+    logger.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -1,58 +1,41 @@
-"""Alerts: stored in the workspace database and POSTed to a real local webhook."""
+"""raise_alert: stored first, one send per incident (dedup + cool-down), failures recorded."""
 
 from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tests.monitoring.test_channels import free_port, webhook  # noqa: F401 - the fixture
 
 from mlcycle.core import MlcycleError
-from mlcycle.monitoring import Alert, list_alerts, post_webhook, raise_alert
+from mlcycle.monitoring import Alert, AlertRecord, list_alerts, raise_alert
 from mlcycle.store import Workspace
 
-
-class _Recorder(BaseHTTPRequestHandler):
-    bodies: list[bytes]
-    status = 200
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        self.server.bodies.append(self.rfile.read(length))  # type: ignore[attr-defined]
-        self.send_response(self.server.status)  # type: ignore[attr-defined]
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: object) -> None:
-        pass
+HOUR = 3600.0
+T0 = 1_700_000_000.0
 
 
-@pytest.fixture
-def webhook() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    server.bodies = []  # type: ignore[attr-defined]
-    server.status = 200  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+class Inbox:
+    """An in-memory channel: keeps what it is sent (the in-memory backend of the contract)."""
+
+    name = "inbox"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Alert, AlertRecord]] = []
+
+    def send(self, alert: Alert, record: AlertRecord) -> None:
+        self.sent.append((alert, record))
 
 
-def _url(server: ThreadingHTTPServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}/hook"
+class Broken:
+    name = "broken"
 
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    def send(self, alert: Alert, record: AlertRecord) -> None:
+        raise MlcycleError("smtp.example.org:587 refused the connection")
 
 
 @pytest.fixture
@@ -61,53 +44,114 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
         yield ws
 
 
-ALERT = Alert("bikes", "drift", "drift share 0.60 >= 0.50", {"share": 0.6, "psi": float("nan")})
+def drift(*features: str) -> Alert:
+    share = len(features) / 8
+    return Alert(
+        "bikes",
+        "drift",
+        f"{len(features)} of 8 features drifted",
+        {"drifted_features": list(features), "share": share},
+    )
 
 
-def test_webhook_receives_slack_json(webhook: ThreadingHTTPServer) -> None:
-    post_webhook(_url(webhook), ALERT)
-    (body,) = webhook.bodies  # type: ignore[attr-defined]
-    payload = json.loads(body)
-    assert "drift share 0.60" in payload["text"] and "bikes" in payload["text"]
-    assert payload["mlcycle"] == {
-        "model_name": "bikes",
-        "kind": "drift",
-        "message": "drift share 0.60 >= 0.50",
-        "details": {"share": 0.6, "psi": None},
-    }
+def test_one_incident_sends_one_alert_until_the_cool_down_ends(workspace: Workspace) -> None:
+    inbox = Inbox()
+
+    def send(alert: Alert, at: float) -> Any:
+        return raise_alert(
+            workspace, alert, channels=[inbox], report="r.html", cooldown_seconds=HOUR, timestamp=at
+        )
+
+    first = send(drift("temp", "hum"), T0)
+    again = send(drift("hum", "temp"), T0 + 60)  # same features, other order: same incident
+    assert first.delivered and not first.suppressed
+    assert again.suppressed and again.record == first.record and not again.delivered
+    assert send(drift("temp"), T0 + 120).delivered  # other features: a new incident
+    assert send(drift("temp", "hum"), T0 + HOUR + 1).delivered  # cool-down over: remind
+    assert [r.dedup_key for _, r in inbox.sent] == [
+        "drift:hum,temp",
+        "drift:temp",
+        "drift:hum,temp",
+    ]
+    assert [r.timestamp for r in list_alerts(workspace)] == [T0 + HOUR + 1, T0 + 120, T0]
 
 
-def test_webhook_http_error_names_url(webhook: ThreadingHTTPServer) -> None:
-    webhook.status = 500  # type: ignore[attr-defined]
-    with pytest.raises(MlcycleError, match=re.escape("127.0.0.1")) as info:
-        post_webhook(_url(webhook), ALERT)
-    assert "500" in str(info.value) and "\n" not in str(info.value)
+def test_cool_down_holds_across_workspace_handles_and_models(tmp_path: Path) -> None:
+    inbox = Inbox()
+    for _ in range(2):  # a second process / a restart opens the workspace again
+        with Workspace(tmp_path) as ws:
+            raise_alert(ws, drift("temp"), channels=[inbox], cooldown_seconds=HOUR, timestamp=T0)
+            other = Alert("taxis", "drift", "x", {"drifted_features": ["temp"]})
+            raise_alert(ws, other, channels=[inbox], cooldown_seconds=HOUR, timestamp=T0)
+    assert [a.model_name for a, _ in inbox.sent] == ["bikes", "taxis"]
 
 
-def test_raise_alert_stores_and_posts(workspace: Workspace, webhook: ThreadingHTTPServer) -> None:
-    assert raise_alert(workspace, ALERT, webhook_url=_url(webhook)) is True
-    assert len(webhook.bodies) == 1  # type: ignore[attr-defined]
-    (record,) = list_alerts(workspace)
-    assert (record.model_name, record.kind, record.message) == ("bikes", "drift", ALERT.message)
-    assert record.details == {"share": 0.6, "psi": None}
+def test_explicit_dedup_key_and_zero_cool_down(workspace: Workspace) -> None:
+    inbox = Inbox()
+    keyed = Alert("bikes", "performance", "mae 55 > 50", dedup_key="mae-high")
+    assert keyed.incident_key() == "mae-high"
+    for _ in range(2):
+        raise_alert(workspace, keyed, channels=[inbox])  # cool-down 0: every alert is sent
+    assert len(inbox.sent) == 2
 
 
-def test_closed_port_returns_false_and_still_stores(
+def test_failing_channel_is_recorded_and_does_not_stop_the_others(
     workspace: Workspace, caplog: pytest.LogCaptureFixture
 ) -> None:
-    url = f"http://127.0.0.1:{_closed_port()}/hook"
+    inbox = Inbox()
     with caplog.at_level("WARNING", logger="mlcycle.alerts"):
-        assert raise_alert(workspace, ALERT, webhook_url=url) is False
+        outcome = raise_alert(workspace, drift("temp"), channels=[Broken(), inbox], report="r.html")
+    assert outcome.errors == {"broken": "smtp.example.org:587 refused the connection"}
+    assert not outcome.delivered and len(inbox.sent) == 1
+    (stored,) = list_alerts(workspace)
+    assert stored.details["delivery_errors"] == outcome.errors and stored.report == "r.html"
+    assert any("not delivered by broken" in r.getMessage() for r in caplog.records)
+
+
+def test_webhook_url_shorthand_stores_then_posts(
+    workspace: Workspace,
+    webhook: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    outcome = raise_alert(
+        workspace, drift("temp"), webhook_url=webhook.url, report="https://ml/r/1"
+    )
+    assert outcome.delivered
+    (body,) = webhook.bodies
+    assert json.loads(body)["mlcycle"]["report"] == "https://ml/r/1"
+    (record,) = list_alerts(workspace)
+    assert (record.model_name, record.kind, record.dedup_key) == ("bikes", "drift", "drift:temp")
+    assert record.details == {"drifted_features": ["temp"], "share": 0.125}
+
+
+def test_closed_webhook_port_still_stores(
+    workspace: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/hook"
+    with caplog.at_level("WARNING", logger="mlcycle.alerts"):
+        outcome = raise_alert(workspace, drift("temp"), webhook_url=url)
+    assert not outcome.delivered and re.search(re.escape(url), outcome.errors["webhook"])
     assert len(list_alerts(workspace)) == 1
     assert any(url in r.getMessage() for r in caplog.records)
-    with pytest.raises(MlcycleError, match=re.escape(url)):
-        post_webhook(url, ALERT, timeout=2.0)
 
 
 def test_list_alerts_newest_first_filtered_and_limited(workspace: Workspace) -> None:
     for i in range(5):
-        raise_alert(workspace, Alert("a" if i % 2 else "b", "performance", f"m{i}"))
+        raise_alert(
+            workspace, Alert("a" if i % 2 else "b", "performance", f"m{i}"), timestamp=T0 + i
+        )
     assert [r.message for r in list_alerts(workspace)] == ["m4", "m3", "m2", "m1", "m0"]
     assert [r.message for r in list_alerts(workspace, "a")] == ["m3", "m1"]
     assert len(list_alerts(workspace, limit=2)) == 2
-    assert raise_alert(workspace, ALERT) is True
+
+
+def test_server_exposes_the_monitoring_gauges(workspace: Workspace) -> None:
+    from fastapi.testclient import TestClient
+
+    from mlcycle.monitoring import monitoring_gauges
+    from mlcycle.server import create_app
+
+    monitoring_gauges().observe("gauge-test", drift_share=0.375, live_metrics={"mae": 42.0})
+    with TestClient(create_app(workspace)) as client:
+        text = client.get("/metrics").text
+    assert 'mlcycle_drift_share{model="gauge-test"} 0.375' in text
+    assert 'mlcycle_live_metric{metric="mae",model="gauge-test"} 42.0' in text

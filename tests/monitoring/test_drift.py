@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from mlcycle.core import DataError, DriftConfig
-from mlcycle.monitoring import DriftResult, detect_drift, prediction_drift
+from mlcycle.monitoring import (
+    DriftResult,
+    choose_test,
+    detect_drift,
+    prediction_drift,
+    target_drift,
+)
+from mlcycle.monitoring._stats import chi2_counts
 
 
 def _frames(seed: int = 0, n: int = 20_000) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -39,17 +46,24 @@ def test_flags_shifted_columns_and_not_unchanged_ones() -> None:
     assert result.share == 0.5 and result.drifted
     assert (result.n_reference, result.n_current) == (20_000, 20_000)
     by_name = {f.feature: f for f in result.features}
-    assert by_name["temp"].test == "ks" and by_name["weather"].test == "chi2"
-    assert by_name["hum"].p_value > 0.001 and by_name["hum"].psi < 0.05
+    # 20,000 reference rows: Evidently's defaults pick distances
+    assert by_name["temp"].test == "wasserstein" and by_name["weather"].test == "jensenshannon"
+    assert by_name["hum"].statistic < 0.05 and by_name["hum"].psi < 0.05
+    assert math.isnan(by_name["hum"].p_value) and by_name["hum"].threshold == 0.1
+    classic = DriftConfig(numeric_test="ks", categorical_test="chi2")
+    same = detect_drift(ref, cur, numeric=NUMERIC, categorical=CATEGORICAL, config=classic)
+    assert same.drifted_features == ["temp", "weather"]
+    assert [f.test for f in same.features] == ["ks", "ks", "chi2", "chi2"]
 
 
 def test_psi_threshold_gates_significant_but_small_shifts() -> None:
     rng = np.random.default_rng(1)
     ref = pd.DataFrame({"x": rng.normal(size=200_000)})
     cur = pd.DataFrame({"x": rng.normal(loc=0.05, size=200_000)})
-    gated = detect_drift(ref, cur, numeric=["x"], categorical=[], config=DriftConfig())
+    ks = DriftConfig(numeric_test="ks")
+    gated = detect_drift(ref, cur, numeric=["x"], categorical=[], config=ks)
     assert gated.features[0].p_value < 1e-10 and not gated.drifted
-    ungated = DriftConfig(psi_threshold=None)
+    ungated = DriftConfig(numeric_test="ks", psi_threshold=None)
     assert detect_drift(ref, cur, numeric=["x"], categorical=[], config=ungated).drifted
 
 
@@ -131,10 +145,61 @@ def test_prediction_drift() -> None:
     num = prediction_drift(
         rng.normal(size=5000), rng.normal(2, size=5000), categorical=False, config=config
     )
-    assert num.feature == "prediction" and num.test == "ks" and num.drifted
-    same = rng.choice(["x", "y"], size=10_000)
+    assert num.feature == "prediction" and num.test == "wasserstein" and num.drifted
+    same = rng.choice(["x", "y", "z"], size=10_000)
     cat = prediction_drift(same[:5000], same[5000:], categorical=True, config=config)
-    assert cat.test == "chi2" and not cat.drifted
+    assert cat.test == "jensenshannon" and not cat.drifted
+    small = prediction_drift(same[:500], same[500:1000], categorical=True, config=config)
+    assert small.test == "chi2" and not small.drifted
+
+
+def test_target_drift_uses_the_same_choice() -> None:
+    rng = np.random.default_rng(4)
+    labels = rng.choice([0, 1], size=800)
+    flipped = target_drift(labels, 1 - labels[:300], categorical=True, config=DriftConfig())
+    assert flipped.feature == "target" and flipped.test == "z"
+    assert flipped.p_value == pytest.approx(
+        chi2_counts(np.bincount(labels), np.bincount(1 - labels[:300]))[1], rel=1e-9
+    )
+
+
+@pytest.mark.parametrize(
+    ("categorical", "n_ref", "n_unique", "expected"),
+    [
+        (False, 1000, 50, "ks"),
+        (False, 1001, 50, "wasserstein"),
+        (False, 1000, 5, "chi2"),
+        (False, 1000, 2, "z"),
+        (False, 5000, 5, "jensenshannon"),
+        (True, 1000, 3, "chi2"),
+        (True, 1000, 2, "z"),
+        (True, 1001, 2, "jensenshannon"),
+    ],
+)
+def test_default_choice_follows_evidently(
+    categorical: bool, n_ref: int, n_unique: int, expected: str
+) -> None:
+    assert choose_test(categorical, n_ref, n_unique, DriftConfig()) == expected
+    forced = DriftConfig(numeric_test="psi", categorical_test="psi")
+    assert choose_test(categorical, n_ref, n_unique, forced) == "psi"
+
+
+def test_per_test_thresholds() -> None:
+    ref, cur = _frames(n=5000)
+    cur["temp"] = ref["temp"] + 0.15  # normalized Wasserstein about 0.15
+    loose = DriftConfig(thresholds={"wasserstein": 0.2})
+    assert detect_drift(ref, cur, numeric=["temp"], categorical=[], config=DriftConfig()).drifted
+    result = detect_drift(ref, cur, numeric=["temp"], categorical=[], config=loose)
+    assert not result.drifted and result.features[0].threshold == 0.2
+    with pytest.raises(ValueError, match="wasserstien"):
+        DriftConfig(thresholds={"wasserstien": 0.2})
+
+
+def test_z_test_refuses_three_categories() -> None:
+    ref, cur = _frames(n=200)
+    config = DriftConfig(categorical_test="z")
+    with pytest.raises(DataError, match="Column 'weather' has 3 values"):
+        detect_drift(ref, cur, numeric=[], categorical=["weather"], config=config)
 
 
 def test_result_round_trips_to_json() -> None:
@@ -148,7 +213,7 @@ def test_result_round_trips_to_json() -> None:
 def test_large_frame_finds_the_one_shifted_feature() -> None:
     # speed is measured by benchmarks, never asserted in tests (shared, noisy machines)
     rng = np.random.default_rng(11)
-    n = 1_000_000
+    n = 200_000  # the 1,000,000-row run is benchmarks/drift.py
     cols = {f"x{i}": rng.normal(size=n) for i in range(20)}
     ref = pd.DataFrame(cols | {f"c{i}": rng.integers(0, 20, n) for i in range(5)})
     cur = ref.sample(frac=1.0, random_state=1, ignore_index=True)

@@ -1,25 +1,32 @@
-"""`mlcycle quickstart`, `mlcycle init` and `mlcycle loop --replay`."""
+"""`mlcycle quickstart`, `mlcycle init`, `mlcycle loop --replay`, `loop run` and `loop history`."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 
 from mlcycle.cli import _context
-from mlcycle.cli._output import console, err_console, print_json, table
+from mlcycle.cli._output import console, err_console, print_json, table, when
 from mlcycle.core import InputError
 
 TaskOption = Literal["regression", "classification"]
+
+
+loop_app = typer.Typer(
+    help="The loop: replay the data (--replay), run the controller, show its decisions.",
+    invoke_without_command=True,
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the commands of this module to `app`."""
     app.command("quickstart")(quickstart)
     app.command("init")(init)
-    app.command("loop")(loop)
+    app.add_typer(loop_app, name="loop")
 
 
 class RichObserver:
@@ -169,7 +176,9 @@ def quickstart(
     _replay_and_report(root, months, trials, as_json)
 
 
+@loop_app.callback()
 def loop(
+    ctx: typer.Context,
     replay: Annotated[
         bool, typer.Option("--replay", help="Replay the data after the training period.")
     ] = False,
@@ -177,6 +186,79 @@ def loop(
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
 ) -> None:
     """Run the loop on the workspace's data: train, serve, monitor, retrain, promote."""
+    if ctx.invoked_subcommand is not None:
+        return
     if not replay:
-        raise InputError("mlcycle loop needs --replay (replay the data after the training period)")
+        raise InputError(
+            "mlcycle loop needs --replay (replay the data after the training period), "
+            "or a command: run, history"
+        )
     _replay_and_report(_context.workspace_path(), windows, None, as_json)
+
+
+def _print_decisions(decisions: Sequence[Any], *, title: str) -> None:
+    table(
+        title,
+        ["time", "model", "action", "window", "versions", "reason", "runs"],
+        [
+            (
+                when(d.timestamp),
+                d.model_name,
+                d.action,
+                d.window,
+                f"v{d.from_version or '-'} -> v{d.to_version or '-'}",
+                d.reason,
+                ", ".join(r[:8] for r in d.runs),
+            )
+            for d in decisions
+        ],
+    )
+
+
+@loop_app.command("run")
+def run(
+    once: Annotated[bool, typer.Option("--once", help="Do one tick and exit.")] = False,
+    poll: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between checks for new labels.")
+    ] = 10.0,
+) -> None:
+    """Run the loop controller on `loop.policy` until stopped (SIGTERM or Ctrl-C)."""
+    import signal
+    import threading
+
+    from mlcycle.loop import Controller, SystemClock, loop_history, run_controller
+
+    ws = _context.open_workspace()
+    controller = Controller(ws, ws.config)
+    if once:
+        result = controller.tick(SystemClock().now())
+        controller.close()
+        if not result.leased:
+            err_console.print(f"Another controller holds the lease on {controller.model}.")
+        _print_decisions(loop_history(ws, controller.model, len(result.decisions)), title="Tick")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    err_console.print(
+        f"Loop controller on {controller.model} ({controller.policy.schedule}); Ctrl-C stops it."
+    )
+    try:
+        run_controller(controller, stop, poll_seconds=poll)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@loop_app.command("history")
+def history(
+    model: Annotated[str | None, typer.Option(help="Only this model's decisions.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the loop controller's decisions, newest first, with their evidence."""
+    from mlcycle.loop import loop_history
+
+    decisions = loop_history(_context.open_workspace(), model, limit)
+    if as_json:
+        print_json([d.to_dict() for d in decisions])
+        return
+    _print_decisions(decisions, title="Loop decisions")

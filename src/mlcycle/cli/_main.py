@@ -55,6 +55,9 @@ _COMMAND_MODULES = {
     "data": "_data",
     "import": "_import",
     "server": "_server",
+    "predict": "_predict",
+    "build": "_build",
+    "labels": "_labels",
 }
 
 

@@ -45,6 +45,9 @@ def server(
     port_file: Annotated[
         Path | None, typer.Option(help="Write the bound port to this file.")
     ] = None,
+    loop: Annotated[
+        bool, typer.Option("--loop/--no-loop", help="Run the loop controller (with loop.policy).")
+    ] = True,
 ) -> None:
     """Serve the REST API (tracking, registry, datasets, monitoring) and the web UI.
 
@@ -58,4 +61,4 @@ def server(
     if overrides:
         ws = Workspace(ws.root, ws.config.model_copy(update=overrides))
     typer.echo(f"Database: {_hide_password(ws.db.url)}; objects: {ws.objects.url}")
-    serve(ws, host=host, port=port, port_file=port_file)
+    serve(ws, host=host, port=port, port_file=port_file, loop=loop)

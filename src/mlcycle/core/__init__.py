@@ -31,6 +31,13 @@ if TYPE_CHECKING:
         parse_config,
         read_config_file,
     )
+    from mlcycle.core._config_deploy import (
+        DeploymentConfig,
+        RollbackConfig,
+        Split,
+        deployment_config,
+    )
+    from mlcycle.core._config_policy import PolicyConfig
 
 from mlcycle.core._atomic import atomic_write_bytes, atomic_write_text
 from mlcycle.core._errors import (
@@ -66,6 +73,7 @@ _CONFIG_NAMES = frozenset(
         "LinkKind",
         "LoopConfig",
         "PipelineConfig",
+        "PolicyConfig",
         "ServingConfig",
         "SplitConfig",
         "StageConfig",
@@ -79,10 +87,17 @@ _CONFIG_NAMES = frozenset(
 )
 
 
+_DEPLOY_NAMES = frozenset(["DeploymentConfig", "RollbackConfig", "Split", "deployment_config"])
+
+
 def __getattr__(name: str) -> Any:
-    if name not in _CONFIG_NAMES:
+    if name in _DEPLOY_NAMES:
+        module = "mlcycle.core._config_deploy"
+    elif name in _CONFIG_NAMES:
+        module = "mlcycle.core._config"
+    else:
         raise AttributeError(f"module 'mlcycle.core' has no attribute {name!r}")
-    value = getattr(importlib.import_module("mlcycle.core._config"), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later look-ups skip this function
     return value
 
@@ -98,6 +113,7 @@ __all__ = [
     "DataConfig",
     "DataError",
     "DatasetNotFound",
+    "DeploymentConfig",
     "DriftConfig",
     "ExpectationsFailed",
     "InputError",
@@ -109,11 +125,14 @@ __all__ = [
     "NotFound",
     "PipelineConfig",
     "PipelineError",
+    "PolicyConfig",
     "RemoteError",
+    "RollbackConfig",
     "RunNotFound",
     "ServingConfig",
     "ServingError",
     "SignatureError",
+    "Split",
     "SplitConfig",
     "StageConfig",
     "StepFailed",
@@ -121,6 +140,7 @@ __all__ = [
     "TrackingConfig",
     "atomic_write_bytes",
     "atomic_write_text",
+    "deployment_config",
     "dump_config",
     "hash_bytes",
     "hash_file",

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mlcycle.core._config_deploy import DeploymentConfig
+from mlcycle.core._config_policy import PolicyConfig, suggest_key
 from mlcycle.core._errors import ConfigError
 from mlcycle.core._paths import CONFIG_FILE
 
@@ -96,14 +98,35 @@ class AutoMLConfig(_Frozen):
     holdout_fraction: float = Field(0.15, gt=0.0, lt=0.5)
 
 
+class DriftThresholds(_Frozen):
+    """Per-test drift thresholds (Evidently 0.7's defaults).
+
+    p-value tests (`ks`, `chi2`, `z`) drift below their level, None meaning
+    `DriftConfig.p_value`; distance tests (`wasserstein` normalized by the
+    reference std, `jensenshannon`, `psi`) drift at or above theirs.
+    """
+
+    ks: float | None = Field(None, gt=0.0, lt=1.0)
+    chi2: float | None = Field(None, gt=0.0, lt=1.0)
+    z: float | None = Field(None, gt=0.0, lt=1.0)
+    wasserstein: float = Field(0.1, gt=0.0)
+    jensenshannon: float = Field(0.1, gt=0.0)
+    psi: float = Field(0.1, gt=0.0)
+
+
 class DriftConfig(_Frozen):
     """Per-feature drift tests and the dataset drift rule.
 
-    A feature drifts when its test's p-value is below `p_value` (KS for
-    numeric, chi-squared for categorical) and, when `psi_threshold` is
-    set, its PSI is at least that too: large samples make tiny, harmless
-    shifts significant, and PSI measures the size of the shift. The
-    dataset drifts when the share of drifted features reaches `share`.
+    `numeric_test` / `categorical_test` pick each feature's test; "auto"
+    chooses as Evidently 0.7 does, by type and reference size (n <= 1000:
+    KS for numbers, chi-squared or the z-test for two categories; larger:
+    normalized Wasserstein for numbers, Jensen-Shannon for categories;
+    numbers with at most 5 distinct values count as categories).
+    `thresholds` holds each test's threshold. A p-value test also needs,
+    when `psi_threshold` is set, PSI (on `psi_bins` reference-quantile
+    bins) of at least that: large samples make tiny, harmless shifts
+    significant, and PSI measures the size of the shift. The dataset
+    drifts when the share of drifted features reaches `share`.
     """
 
     p_value: float = Field(0.05, gt=0.0, lt=1.0)
@@ -111,6 +134,9 @@ class DriftConfig(_Frozen):
     psi_bins: int = Field(10, ge=2)
     share: float = Field(0.5, gt=0.0, le=1.0)
     features: tuple[str, ...] | None = None
+    numeric_test: Literal["auto", "ks", "wasserstein", "psi", "jensenshannon"] = "auto"
+    categorical_test: Literal["auto", "chi2", "z", "psi", "jensenshannon"] = "auto"
+    thresholds: DriftThresholds = DriftThresholds()
 
 
 class LoopConfig(_Frozen):
@@ -130,20 +156,71 @@ class LoopConfig(_Frozen):
     retrain_on_drift: bool = True
     retrain_days: int | None = Field(None, ge=1)
     margin: float = Field(0.02, ge=0.0, lt=1.0)
+    policy: PolicyConfig | None = None
+
+
+class EmailConfig(_Frozen):
+    """An SMTP server that mails alerts (`alerts.email`).
+
+    `security`: `starttls` (plain connection upgraded with STARTTLS, RFC
+    3207; port 587), `ssl` (implicit TLS, RFC 8314; port 465) or `none`
+    (local relays only). `password_env` names the environment variable
+    holding the password for `username`: the password itself is never in
+    `mlcycle.yaml`, the database or the logs.
+    """
+
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    sender: str
+    to: tuple[str, ...] = Field(min_length=1)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    timeout: float = Field(10.0, gt=0.0)
 
 
 class AlertsConfig(_Frozen):
-    """Where alerts go besides the log: a Slack-compatible webhook URL."""
+    """Where alerts go and how often (see docs/reports-and-alerts.md).
 
+    Channels: the log (`log`), a Slack-compatible webhook (`webhook_url`),
+    e-mail (`email`) and Prometheus gauges (`prometheus`). Alerts of one
+    incident (same model, kind and drifted features) within
+    `cooldown_seconds` of the first are not sent again. `attempts`: tries
+    per webhook or e-mail delivery, with exponential backoff in between.
+    """
+
+    log: bool = True
     webhook_url: str | None = None
+    email: EmailConfig | None = None
+    prometheus: bool = True
+    cooldown_seconds: float = Field(3600.0, ge=0.0)
+    attempts: int = Field(3, ge=1, le=10)
 
 
 class ServingConfig(_Frozen):
-    """The model server: host, port (0 = any free port) and alias polling."""
+    """The model server: address, alias polling, workers, micro-batching, limits, log flushing.
+
+    `max_batch_size` (rows) and `max_latency_ms` bound one merged model call
+    (1 turns batching off); `max_queue` is the number of requests that may
+    wait for the model before new ones get 503 with `Retry-After`;
+    `request_timeout_seconds` answers 504 past it; `max_body_bytes` answers
+    413 past it; `log_flush_seconds` is how long an acknowledged prediction
+    may sit in memory before it is in a Parquet file (0 = before the reply).
+    `deployments` maps environment names (`staging`, `production` ...) to
+    what `mlcycle serve --env NAME` serves (see `DeploymentConfig`).
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535)
     poll_seconds: float = Field(0.5, gt=0.0)
+    workers: int = Field(1, ge=1, le=64)
+    max_batch_size: int = Field(256, ge=1)
+    max_latency_ms: float = Field(2.0, ge=0.0)
+    max_queue: int = Field(512, ge=1)
+    request_timeout_seconds: float = Field(30.0, gt=0.0)
+    max_body_bytes: int = Field(32 << 20, ge=1024)
+    log_flush_seconds: float = Field(1.0, ge=0.0)
+    deployments: dict[str, DeploymentConfig] = Field(default_factory=dict)
 
 
 LinkKind = Literal["reflink", "hardlink", "symlink", "copy"]
@@ -265,7 +342,9 @@ class Config(_Frozen):
 def _format_validation_error(source: str, err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    return f"{source}: key '{where}': {first['msg']}"
+    close = suggest_key(Config, first["loc"]) if first["type"] == "extra_forbidden" else None
+    hint = f" (did you mean '{close}'?)" if close else ""
+    return f"{source}: key '{where}': {first['msg']}{hint}"
 
 
 def parse_config(raw: Mapping[str, Any], source: str = CONFIG_FILE) -> Config:

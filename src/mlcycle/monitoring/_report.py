@@ -1,182 +1,276 @@
-"""Self-contained HTML reports (inline PNG charts, no external URL, no JavaScript) and JSON.
+"""Monitoring reports: one :class:`Report` saved as self-contained HTML and as its JSON twin.
 
-Charts are drawn on :class:`matplotlib.figure.Figure` objects with the Agg
-canvas, so no pyplot global state and no GUI backend is touched
-(Matplotlib's "Embedding in a web application server" recipe).
+The HTML is rendered from :meth:`Report.to_dict`, the same data the JSON
+file holds, so people and machines always read the same numbers. Charts
+are inline SVG (see :mod:`mlcycle.monitoring._charts`): the page has no
+script and no external URL, so it opens offline and in e-mail archives.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-import math
-from collections.abc import Mapping, Sequence
-from html import escape
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from mlcycle.core import atomic_write_text
-from mlcycle.monitoring._drift import DriftResult, FeatureDrift
+from mlcycle.core import atomic_write_text, now
 from mlcycle.monitoring._jsonsafe import json_safe
 from mlcycle.monitoring._stats import category_counts
 
 MAX_DISTRIBUTION_PLOTS = 12
-_REF_COLOUR, _CUR_COLOUR = "#4c72b0", "#dd8452"
-_OK_COLOUR, _DRIFT_COLOUR = "#8da0cb", "#d62728"
-
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
-       margin: 2rem auto; max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1rem; }
-h1 { font-size: 1.6rem; border-bottom: 2px solid #ddd; padding-bottom: .3rem; }
-h2 { font-size: 1.25rem; margin-top: 2rem; }
-table { border-collapse: collapse; margin: 1rem 0; font-size: .92rem; }
-th, td { border: 1px solid #ddd; padding: .35rem .7rem; text-align: right; }
-th { background: #f4f4f4; } td:first-child, th:first-child { text-align: left; }
-tr.drifted td { background: #fde8e8; }
-.summary td:first-child { font-weight: 600; }
-.badge { padding: .1rem .5rem; border-radius: .3rem; color: #fff; }
-.yes { background: #d62728; } .no { background: #2ca02c; }
-figure { margin: 1rem 0; } img { max-width: 100%; height: auto; }
-.grid { display: flex; flex-wrap: wrap; gap: 1rem; } .grid figure { width: 48%; }
-"""
+HISTOGRAM_BINS = 30
+MAX_CATEGORIES = 30
 
 
-def _figure(width: float = 8.0, height: float = 4.0) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+@dataclass(frozen=True)
+class Distribution:
+    """Reference vs current distribution of one feature, ready to chart (no raw rows).
 
-    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
+    A streaming monitor that keeps only bin counts builds these with
+    :meth:`from_counts`; :meth:`from_series` bins raw values.
+
+    Attributes:
+        feature: column name.
+        kind: ``"numeric"`` (histogram bins) or ``"categorical"``.
+        labels: one per bin (its left edge, formatted) or category.
+        reference: share of reference rows per label, each in [0, 1].
+        current: share of current rows per label.
+        edges: numeric bin edges, ``len(labels) + 1`` of them; empty for categories.
+    """
+
+    feature: str
+    kind: Literal["numeric", "categorical"]
+    labels: tuple[str, ...]
+    reference: tuple[float, ...]
+    current: tuple[float, ...]
+    edges: tuple[float, ...] = ()
+
+    @classmethod
+    def from_counts(
+        cls,
+        feature: str,
+        kind: Literal["numeric", "categorical"],
+        labels: Sequence[str],
+        reference: Iterable[float],
+        current: Iterable[float],
+        edges: Iterable[float] = (),
+    ) -> Distribution:
+        """Build from counts per label; shares are counts / total (0 if a side is empty)."""
+        ref, cur = np.fromiter(reference, dtype=float), np.fromiter(current, dtype=float)
+        ref_share = ref / ref.sum() if ref.sum() > 0 else ref * 0.0
+        cur_share = cur / cur.sum() if cur.sum() > 0 else cur * 0.0
+        return cls(
+            feature,
+            kind,
+            tuple(str(x) for x in labels),
+            tuple(float(x) for x in ref_share),
+            tuple(float(x) for x in cur_share),
+            tuple(float(e) for e in edges),
+        )
+
+    @classmethod
+    def from_series(
+        cls,
+        feature: str,
+        kind: Literal["numeric", "categorical"],
+        reference: pd.Series,
+        current: pd.Series,
+    ) -> Distribution:
+        """Bin raw values: 30 shared bins over both windows, or the 30 most frequent categories."""
+        if kind == "categorical":
+            counts = category_counts(reference.dropna(), current.dropna())
+            counts = counts.loc[
+                counts.sum(axis=1).sort_values(ascending=False).index[:MAX_CATEGORIES]
+            ]
+            labels = [str(i) for i in counts.index]
+            return cls.from_counts(feature, kind, labels, counts["reference"], counts["current"])
+        ref, cur = _finite(reference), _finite(current)
+        edges = np.histogram_bin_edges(np.concatenate([ref, cur]), bins=HISTOGRAM_BINS)
+        labels = [f"{e:.3g}" for e in edges[:-1]]
+        ref_counts, cur_counts = np.histogram(ref, edges)[0], np.histogram(cur, edges)[0]
+        return cls.from_counts(feature, kind, labels, ref_counts, cur_counts, edges)
 
 
-def _img(fig: Any, alt: str) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{data}"></figure>'
+def _finite(values: pd.Series) -> np.ndarray:
+    arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    finite: np.ndarray = arr[np.isfinite(arr)]
+    return finite
 
 
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "&ndash;"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return escape(str(value))
+@dataclass(frozen=True)
+class WindowSummary:
+    """What monitoring saw in one time window (a point of the over-time charts).
+
+    Attributes:
+        window: label, e.g. ``"2012-03"``; windows are charted in the order given.
+        rows: rows (requests) in the window.
+        drift_share: drifted features / tested features, in [0, 1].
+        drifted_features: names of the drifted features.
+        feature_scores: drift score per feature (e.g. PSI), for the heatmap.
+        live_metrics: metric name -> value on the labelled rows (None: no labels yet).
+        label_coverage: share of rows whose ground truth has arrived, in [0, 1].
+        outlier_share: share of rows flagged as outliers, in [0, 1].
+        version: model version serving the window.
+        action: what the loop did (``"retrain"``, ``"promoted v3"`` ...).
+    """
+
+    window: str
+    rows: int | None = None
+    drift_share: float | None = None
+    drifted_features: tuple[str, ...] = ()
+    feature_scores: Mapping[str, float | None] = field(default_factory=dict)
+    live_metrics: Mapping[str, float | None] = field(default_factory=dict)
+    label_coverage: float | None = None
+    outlier_share: float | None = None
+    version: int | None = None
+    action: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-safe dict (NaN becomes None)."""
+        out: dict[str, Any] = json_safe(asdict(self))
+        return out
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]], marks: Sequence[bool]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join(
-        f"<tr{' class=drifted' if mark else ''}>"
-        + "".join(f"<td>{_fmt(v)}</td>" for v in row)
-        + "</tr>"
-        for row, mark in zip(rows, marks, strict=True)
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _plain(value: Any) -> Any:
+    """A result object as a plain dict (via its ``to_dict()``), JSON-safe."""
+    return json_safe(value)
 
 
-def _page(title: str, sections: Sequence[str]) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
-        f"<body><h1>{escape(title)}</h1>{''.join(sections)}</body></html>\n"
-    )
-
-
-def _badge(flag: bool) -> str:
-    return f'<span class="badge {"yes" if flag else "no"}">{"yes" if flag else "no"}</span>'
-
-
-def _drift_summary(result: DriftResult) -> str:
-    tested = sum(f.tested for f in result.features)
-    rows = [
-        ("Dataset drifted", _badge(result.drifted)),
-        ("Drift share", f"{result.share:.1%} ({len(result.drifted_features)} of {tested} tested)"),
-        ("Reference rows", f"{result.n_reference:,}"),
-        ("Current rows", f"{result.n_current:,}"),
+def _quality_rows(quality: Any) -> list[dict[str, Any]]:
+    """Accept a list of row dicts, a result with ``to_dict()``, or {check: value}."""
+    data = _plain(quality)
+    if isinstance(data, list):
+        return [r if isinstance(r, dict) else {"value": r} for r in data]
+    if not isinstance(data, dict):
+        return [{"value": data}]
+    lists = [
+        v for v in data.values() if isinstance(v, list) and all(isinstance(r, dict) for r in v)
     ]
-    body = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>" for k, v in rows)
-    return f'<h2>Summary</h2><table class="summary">{body}</table>'
+    if lists:
+        return list(lists[0])
+    return [{"check": k, **(v if isinstance(v, dict) else {"value": v})} for k, v in data.items()]
 
 
-def _psi_chart(features: Sequence[FeatureDrift]) -> str:
-    if not features:
-        return "<p>No features were tested.</p>"
-    fig = _figure(8.0, max(2.0, 0.35 * len(features) + 1.0))
-    ax = fig.add_subplot()
-    values = [0.0 if math.isnan(f.psi) else f.psi for f in features]
-    colours = [_DRIFT_COLOUR if f.drifted else _OK_COLOUR for f in features]
-    ax.barh([f.feature for f in features], values, color=colours)
-    ax.invert_yaxis()
-    ax.set_xlabel("PSI (red: drifted)")
-    ax.set_title("Population Stability Index per feature")
-    return "<h2>PSI per feature</h2>" + _img(fig, "PSI per feature")
+@dataclass(frozen=True)
+class Report:
+    """A monitoring report: drift now, distributions, and the windows over time.
+
+    Every section is optional; the HTML shows the sections that have data.
+    Build one with :meth:`from_drift` or directly; the drift and quality
+    inputs may be any object with a ``to_dict()`` (e.g. :class:`DriftResult`).
+
+    Attributes:
+        title: page title.
+        model: the registered model monitored, if any.
+        drift: the current window's drift result as a dict (``DriftResult.to_dict()``).
+        distributions: reference vs current shares of (drifted) features.
+        windows: one :class:`WindowSummary` per window, in time order.
+        quality: data-quality check rows (dicts with the same keys).
+        created: seconds since the epoch (UTC).
+    """
+
+    title: str
+    model: str | None = None
+    drift: Mapping[str, Any] | None = None
+    distributions: tuple[Distribution, ...] = ()
+    windows: tuple[WindowSummary, ...] = ()
+    quality: tuple[Mapping[str, Any], ...] = ()
+    created: float = field(default_factory=now)
+
+    @classmethod
+    def from_drift(
+        cls,
+        drift: Any,
+        reference: pd.DataFrame | None = None,
+        current: pd.DataFrame | None = None,
+        *,
+        title: str,
+        model: str | None = None,
+        windows: Sequence[WindowSummary] = (),
+        quality: Any = None,
+        distributions: Sequence[Distribution] = (),
+    ) -> Report:
+        """Build a report from a drift result and, if given, the frames it compared.
+
+        Args:
+            drift: a :class:`DriftResult` or its ``to_dict()``.
+            reference: reference frame; with `current`, the first 12 drifted
+                features are binned into :class:`Distribution` objects.
+            current: current frame.
+            title: page title.
+            model: the model monitored.
+            windows: the over-time series.
+            quality: data-quality results (rows, a dict, or an object with ``to_dict()``).
+            distributions: precomputed distributions (used when no frames are given).
+
+        Returns:
+            The report (nothing is written).
+        """
+        data = _plain(drift)
+        if reference is not None and current is not None:
+            drifted = [f for f in data.get("features", []) if f.get("drifted")]
+            distributions = [
+                Distribution.from_series(
+                    f["feature"], _kind(f), reference[f["feature"]], current[f["feature"]]
+                )
+                for f in drifted[:MAX_DISTRIBUTION_PLOTS]
+            ]
+        rows = tuple(_quality_rows(quality)) if quality is not None else ()
+        return cls(title, model, data, tuple(distributions), tuple(windows), rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report's data as a JSON-safe dict (the JSON twin of the HTML)."""
+        out: dict[str, Any] = json_safe(
+            {
+                "title": self.title,
+                "model": self.model,
+                "created": self.created,
+                "drift": self.drift,
+                "distributions": [asdict(d) for d in self.distributions],
+                "windows": [w.to_dict() for w in self.windows],
+                "quality": list(self.quality),
+            }
+        )
+        return out
+
+    def to_html(self) -> str:
+        """Return the whole HTML page (one file, no external resources)."""
+        from mlcycle.monitoring._report_html import render_page
+
+        return render_page(self.to_dict())
+
+    def _repr_html_(self) -> str:
+        """Jupyter's rich display: the report inline, with its styles scoped to it."""
+        from mlcycle.monitoring._report_html import render_fragment
+
+        return render_fragment(self.to_dict())
+
+    def save_html(self, path: str | Path) -> Path:
+        """Write :meth:`to_html` to `path` atomically (parents created); return the path."""
+        return atomic_write_text(path, self.to_html())
+
+    def save_json(self, path: str | Path) -> Path:
+        """Write :meth:`to_dict` to `path` as indented JSON, atomically; return the path."""
+        return write_json(self.to_dict(), Path(path))
 
 
-def _feature_table(features: Sequence[FeatureDrift]) -> str:
-    headers = ["feature", "kind", "test", "statistic", "p-value", "PSI", "drifted", "note"]
-    rows = [
-        (f.feature, f.kind, f.test, f.statistic, f.p_value, f.psi, f.drifted, f.note)
-        for f in features
-    ]
-    return "<h2>Features</h2>" + _table(headers, rows, [f.drifted for f in features])
-
-
-def _numeric_plot(ax: Any, ref: pd.Series, cur: pd.Series) -> None:
-    r = pd.to_numeric(ref, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    c = pd.to_numeric(cur, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    r, c = r[np.isfinite(r)], c[np.isfinite(c)]
-    edges = np.histogram_bin_edges(np.concatenate([r, c]), bins=40)
-    ax.hist(r, bins=edges, density=True, alpha=0.55, color=_REF_COLOUR, label="reference")
-    ax.hist(c, bins=edges, density=True, alpha=0.55, color=_CUR_COLOUR, label="current")
-    ax.set_ylabel("density")
-
-
-def _categorical_plot(ax: Any, ref: pd.Series, cur: pd.Series) -> None:
-    counts = category_counts(ref.dropna(), cur.dropna())
-    shares = (counts / counts.sum().replace(0, 1)).head(30)
-    x = np.arange(len(shares))
-    ax.bar(x - 0.2, shares["reference"], 0.4, color=_REF_COLOUR, label="reference")
-    ax.bar(x + 0.2, shares["current"], 0.4, color=_CUR_COLOUR, label="current")
-    ax.set_xticks(x, [str(i) for i in shares.index], rotation=45, ha="right")
-    ax.set_ylabel("share of rows")
-
-
-def _distribution(feature: FeatureDrift, reference: pd.DataFrame, current: pd.DataFrame) -> str:
-    fig = _figure(5.5, 3.5)
-    ax = fig.add_subplot()
-    ref, cur = reference[feature.feature], current[feature.feature]
-    if feature.kind == "numeric":
-        _numeric_plot(ax, ref, cur)
-    else:
-        _categorical_plot(ax, ref, cur)
-    ax.set_title(f"{feature.feature} (PSI {feature.psi:.3g})")
-    ax.legend()
-    return _img(fig, f"distribution of {feature.feature}")
+def _kind(feature: Mapping[str, Any]) -> Literal["numeric", "categorical"]:
+    return "categorical" if feature.get("kind") == "categorical" else "numeric"
 
 
 def render_drift_report(
-    result: DriftResult,
+    result: Any,
     reference: pd.DataFrame,
     current: pd.DataFrame,
     *,
     title: str,
     path: Path,
 ) -> Path:
-    """Write a self-contained HTML drift report.
-
-    Sections: summary (drift share, dataset drifted, row counts), a bar
-    chart of PSI per feature (drifted ones in red), the per-feature table,
-    and reference-vs-current distributions of the first 12 drifted
-    features (density histograms on shared bins, or category shares).
-    Charts are inline base64 PNG; the page has no script and no external URL.
+    """Write a self-contained HTML drift report (see :meth:`Report.from_drift`).
 
     Args:
         result: the output of :func:`detect_drift` on these frames.
@@ -188,64 +282,30 @@ def render_drift_report(
     Returns:
         `path`.
     """
-    drifted = [f for f in result.features if f.drifted][:MAX_DISTRIBUTION_PLOTS]
-    plots = "".join(_distribution(f, reference, current) for f in drifted)
-    sections = [
-        _drift_summary(result),
-        _psi_chart(result.features),
-        _feature_table(result.features),
-    ]
-    if drifted:
-        sections.append(f'<h2>Drifted feature distributions</h2><div class="grid">{plots}</div>')
-    return atomic_write_text(path, _page(title, sections))
+    return Report.from_drift(result, reference, current, title=title).save_html(path)
 
 
-def _heatmap(labels: Sequence[str], drift_by_window: Mapping[str, Mapping[str, float]]) -> str:
-    features = sorted({f for w in labels for f in drift_by_window.get(w, {})})
-    if not features:
-        return "<p>No per-feature drift recorded.</p>"
-    grid = np.array(
-        [[_num(drift_by_window.get(w, {}).get(f)) for w in labels] for f in features], dtype=float
+def window_from_row(
+    row: Mapping[str, Any], metric: str, scores: Mapping[str, float]
+) -> WindowSummary:
+    """A loop-table row (``window, rows, drift_share, live_metric, baseline_metric,
+    version, action``) as a :class:`WindowSummary`; the baseline becomes the
+    live metric ``"first model <metric>"``."""
+    return WindowSummary(
+        window=str(row.get("window", "")),
+        rows=row.get("rows"),
+        drift_share=row.get("drift_share"),
+        drifted_features=tuple(row.get("drifted_features", ())),
+        feature_scores=dict(scores),
+        live_metrics={
+            metric: row.get("live_metric"),
+            f"first model {metric}": row.get("baseline_metric"),
+        },
+        label_coverage=row.get("label_coverage"),
+        outlier_share=row.get("outlier_share"),
+        version=row.get("version"),
+        action=str(row.get("action") or ""),
     )
-    fig = _figure(max(6.0, 0.5 * len(labels) + 3.0), max(2.5, 0.35 * len(features) + 1.5))
-    ax = fig.add_subplot()
-    image = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap="Reds", vmin=0.0)
-    ax.set_xticks(np.arange(len(labels)), list(labels), rotation=45, ha="right")
-    ax.set_yticks(np.arange(len(features)), features)
-    ax.set_title("PSI per feature and window")
-    fig.colorbar(image, ax=ax, label="PSI")
-    return _img(fig, "drift per feature over windows")
-
-
-def _num(value: Any) -> float:
-    return math.nan if value is None else float(value)
-
-
-def _metric_chart(windows: Sequence[Mapping[str, Any]], labels: Sequence[str], metric: str) -> str:
-    fig = _figure(8.0, 3.5)
-    ax = fig.add_subplot()
-    x = np.arange(len(labels))
-    live = [_num(w.get("live_metric")) for w in windows]
-    base = [_num(w.get("baseline_metric")) for w in windows]
-    ax.plot(x, live, marker="o", color=_CUR_COLOUR, label="model in production")
-    ax.plot(x, base, marker="s", linestyle="--", color=_REF_COLOUR, label="first model")
-    ax.set_xticks(x, list(labels), rotation=45, ha="right")
-    ax.set_ylabel(metric)
-    ax.set_title(f"Live {metric} per window")
-    ax.legend()
-    return _img(fig, f"live {metric} over time")
-
-
-def _version_chart(windows: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> str:
-    fig = _figure(8.0, 2.5)
-    ax = fig.add_subplot()
-    x = np.arange(len(labels))
-    ax.step(x, [_num(w.get("version")) for w in windows], where="post", marker="o")
-    ax.set_xticks(x, list(labels), rotation=45, ha="right")
-    ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.set_ylabel("version")
-    ax.set_title("Model version in production")
-    return _img(fig, "model version in production per window")
 
 
 def render_loop_report(
@@ -258,16 +318,12 @@ def render_loop_report(
 ) -> Path:
     """Write a self-contained HTML report of a monitoring loop over time windows.
 
-    Charts: (a) heatmap of PSI, features x windows; (b) `metric` per
-    window of the model in production and of the first model on the same
-    rows (lines with markers; None values leave gaps); (c) the model
-    version in production per window (step plot). Then the window table.
-
     Args:
         windows: one mapping per window, in time order, with keys
             ``window`` (str), ``rows`` (int), ``drift_share`` (float),
             ``live_metric`` (float | None), ``baseline_metric`` (float | None),
-            ``version`` (int) and ``action`` (str).
+            ``version`` (int) and ``action`` (str); optional
+            ``label_coverage`` and ``outlier_share`` (floats in [0, 1]).
         drift_by_window: window label -> {feature: PSI}.
         title: page title (escaped).
         path: where to write the ``.html`` file (atomically).
@@ -276,17 +332,10 @@ def render_loop_report(
     Returns:
         `path`.
     """
-    labels = [str(w.get("window", i)) for i, w in enumerate(windows)]
-    keys = ["window", "rows", "drift_share", "live_metric", "baseline_metric", "version", "action"]
-    headers = ["window", "rows", "drift share", f"live {metric}", f"first model {metric}"]
-    rows = [[w.get(k) for k in keys] for w in windows]
-    sections = [
-        "<h2>Drift per feature (PSI)</h2>" + _heatmap(labels, drift_by_window),
-        f"<h2>Live {escape(metric)}</h2>" + _metric_chart(windows, labels, metric),
-        "<h2>Model in production</h2>" + _version_chart(windows, labels),
-        "<h2>Windows</h2>" + _table([*headers, "version", "action"], rows, [False] * len(rows)),
-    ]
-    return atomic_write_text(path, _page(title, sections))
+    summaries = tuple(
+        window_from_row(w, metric, drift_by_window.get(str(w.get("window")), {})) for w in windows
+    )
+    return Report(title, windows=summaries).save_html(path)
 
 
 def write_json(data: Any, path: Path) -> Path:

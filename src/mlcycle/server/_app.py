@@ -84,6 +84,17 @@ def _mount_ui(app: FastAPI, ws: Workspace) -> None:
         return RedirectResponse("/docs")
 
 
+def _mount_metrics(app: FastAPI) -> None:
+    """`/metrics`: this process's monitoring gauges (drift share, feature drift, live metrics)."""
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        from mlcycle.monitoring import monitoring_gauges
+
+        body, content_type = monitoring_gauges().render()
+        return Response(body, media_type=content_type)
+
+
 def create_app(ws: Workspace) -> FastAPI:
     """Build the team server app over workspace `ws` (its database and object store).
 
@@ -121,5 +132,6 @@ def create_app(ws: Workspace) -> FastAPI:
         monitoring_router(ws),
     ):
         app.include_router(router)
+    _mount_metrics(app)
     _mount_ui(app, ws)
     return app

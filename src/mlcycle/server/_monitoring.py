@@ -1,4 +1,4 @@
-"""Monitoring routes: alerts, a model's monitoring history, the loop's latest report."""
+"""Monitoring routes: alerts, monitoring history, labels, the loop's report and decisions."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from pydantic import BaseModel, Field
+from sqlalchemy import select
 
-from mlcycle.core import NotFound
+from mlcycle.core import InputError, NotFound
 from mlcycle.monitoring import AlertRecord, list_alerts
 from mlcycle.server._encode import json_safe
 from mlcycle.server._schemas import AlertOut, ModelMonitoringOut
+from mlcycle.serving import scan_inference_log
 from mlcycle.store import Workspace
-from mlcycle.store.schema import InferenceLogRow, LabelRow
+from mlcycle.store.schema import LabelRow
 
 
 def _alert(a: AlertRecord) -> dict[str, Any]:
@@ -28,26 +30,36 @@ def _alert(a: AlertRecord) -> dict[str, Any]:
 
 
 def traffic(ws: Workspace, model: str) -> list[dict[str, Any]]:
-    """Per version of `model`: predictions logged, how many have labels, first and last time."""
-    log = InferenceLogRow
-    query = (
-        select(
-            log.model_version,
-            func.count(log.id),
-            func.count(LabelRow.prediction_id),
-            func.min(log.timestamp),
-            func.max(log.timestamp),
-        )
-        .outerjoin(LabelRow, LabelRow.prediction_id == log.id)
-        .where(log.model_name == model)
-        .group_by(log.model_version)
-        .order_by(log.model_version)
-    )
+    """Per version of `model`: predictions logged, how many have labels, first and last time.
+
+    Streams the inference log's Parquet parts (three columns, one part at a
+    time); the labeled ids are read from the labels table once.
+    """
     with ws.db.session() as s:
-        return [
-            {"version": v, "predictions": n, "labeled": k, "first": lo, "last": hi}
-            for v, n, k, lo, hi in s.execute(query)
-        ]
+        labeled = set(s.scalars(select(LabelRow.prediction_id)))
+    per: dict[int, dict[str, Any]] = {}
+    columns = ["model_version", "prediction_id", "timestamp"]
+    for part in scan_inference_log(ws, model_name=model, columns=columns):
+        for key, rows in part.groupby("model_version"):
+            version = int(str(key))
+            new = dict(version=version, predictions=0, labeled=0, first=None, last=None)
+            entry = per.setdefault(version, new)
+            entry["predictions"] += len(rows)
+            entry["labeled"] += int(rows["prediction_id"].isin(labeled).sum())
+            lo, hi = float(rows["timestamp"].min()), float(rows["timestamp"].max())
+            entry["first"] = lo if entry["first"] is None else min(entry["first"], lo)
+            entry["last"] = hi if entry["last"] is None else max(entry["last"], hi)
+    return [per[v] for v in sorted(per)]
+
+
+class LabelsIn(BaseModel):
+    """Ground truth for logged predictions: `ids[i]` is labeled `values[i]`.
+
+    Ids are prediction ids (`<request_id>-<row>`) or request ids of one-row requests.
+    """
+
+    ids: list[str] = Field(max_length=100_000)
+    values: list[Any] = Field(max_length=100_000)
 
 
 def monitoring_router(ws: Workspace) -> APIRouter:
@@ -76,6 +88,26 @@ def monitoring_router(ws: Workspace) -> APIRouter:
             "alerts": [_alert(a) for a in list_alerts(ws, name, limit)],
             "traffic": traffic(ws, name),
         }
+
+    @router.post("/labels", summary="Add labels (ground truth) to logged predictions")
+    def add_labels_route(body: LabelsIn) -> dict[str, Any]:
+        """Join labels to the inference log; unknown ids are counted (400 if all are)."""
+        from mlcycle.loop import add_labels
+
+        added = add_labels(ws, body.ids, body.values)
+        if added.matched == 0 and added.unknown:
+            raise InputError(f"none of the {added.unknown} ids is in the inference log")
+        return added.to_dict()
+
+    @router.get("/loop/history", summary="The loop controller's decisions")
+    def loop_history_route(
+        model: Annotated[str | None, Query(description="only this model")] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    ) -> list[dict[str, Any]]:
+        """Decisions of `mlcycle loop run`, newest first, with their evidence."""
+        from mlcycle.loop import loop_history
+
+        return [json_safe(d.to_dict()) for d in loop_history(ws, model, limit)]
 
     @router.get("/loop/report", summary="The loop's latest report")
     def loop_report() -> Any:

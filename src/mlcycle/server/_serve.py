@@ -8,6 +8,7 @@ never races for a port: it reads the port file, then polls `/api/health`.
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 
 from mlcycle.core import atomic_write_text
@@ -45,10 +46,13 @@ def serve(
     port: int = 5000,
     port_file: Path | None = None,
     log_level: str = "info",
+    loop: bool = True,
 ) -> None:
     """Serve the REST API (and UI) of `ws` until interrupted (blocking).
 
     Prints the URL once bound; writes the bound port to `port_file` if given.
+    With `loop` and a `loop.policy` in the config, the loop controller runs
+    in a background thread too (stopped, and its lease released, on exit).
 
     Raises:
         OSError: if the address is taken.
@@ -62,4 +66,20 @@ def serve(
         atomic_write_text(port_file, str(sock.getsockname()[1]))
     print(f"mlcycle server on {url_of(sock)} (API docs at {url_of(sock)}/docs)", flush=True)
     config = uvicorn.Config(create_app(ws), log_level=log_level)
-    uvicorn.Server(config).run(sockets=[sock])
+    controller = _start_loop(ws) if loop else None
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if controller is not None:
+            controller[1].set()
+            controller[0].join(timeout=30.0)
+
+
+def _start_loop(ws: Workspace) -> tuple[threading.Thread, threading.Event] | None:
+    if ws.config.loop.policy is None:
+        return None
+    from mlcycle.loop import Controller, start_controller_thread
+
+    controller = Controller(ws, ws.config)
+    print(f"loop controller on {controller.model} ({controller.policy.schedule})", flush=True)
+    return start_controller_thread(controller)
