@@ -129,7 +129,7 @@ def _read(path: Path) -> list[dict[str, Any]] | None:
         if not all(isinstance(v, dict) and set(v) == set(FIELDS) for v in versions):
             raise ValueError("unexpected fields")
     except FileNotFoundError:
-        return []  # applied meanwhile by a process that did not take the lock: cannot happen
+        return []  # applied and deleted meanwhile (a reader that does not hold the lock)
     except (ValueError, KeyError, TypeError) as err:
         _log.warning("pending dataset version record %s is damaged (%s); set aside", path, err)
         os.replace(path, path.with_name(path.name + ".bad"))
