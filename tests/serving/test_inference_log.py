@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import uvicorn
@@ -24,6 +25,7 @@ from mlcycle.serving import (
     scan_inference_log,
     start_server_process,
 )
+from mlcycle.serving._log_store import Batch, LogWriter, find_rows
 from mlcycle.store import Workspace
 
 
@@ -156,3 +158,18 @@ def test_several_workers_share_the_port_and_the_metrics(ws: Workspace) -> None:
     assert read_inference_log(ws, ids)["prediction_id"].tolist() == ids
     line = next(x for x in text.splitlines() if x.startswith("mlcycle_predictions_total{"))
     assert float(line.split()[-1]) == 6  # summed over both workers
+
+
+def test_a_column_sent_as_numbers_and_as_text_keeps_both(tmp_path: Path) -> None:
+    """A string column trained on numbers may arrive as 1 or as "1": both rows are logged
+    (one part per schema) and read back, where the flush used to fail and lose them."""
+    folder = tmp_path / "log"
+    writer = LogWriter(folder, flush_seconds=0)
+    for i, season in enumerate([1, "1"]):
+        inputs = pd.DataFrame({"season": pd.Series([season], dtype=object)})
+        batch = Batch(inputs, [f"r{i}-0"], [(f"r{i}", "primary")], ("m", 1), np.zeros(1), None)
+        writer.append("m", batch)
+    assert len(writer.flush()) == 2
+    found = find_rows(folder, ["r0-0", "r1-0"]).set_index("prediction_id")["season"]
+    assert sorted(found.index) == ["r0-0", "r1-0"]
+    assert str(found["r0-0"]) == str(found["r1-0"]) == "1"

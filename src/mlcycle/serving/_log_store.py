@@ -213,7 +213,7 @@ class LogWriter:
             written = []
             for i, (model, group) in enumerate(groups):
                 try:
-                    written.append(self._write(model, group))
+                    written.extend(self._write(model, group))
                 except OSError:
                     self._rebuffer(groups[i:])
                     raise
@@ -224,9 +224,21 @@ class LogWriter:
             self._tables[:0] = [(model, t) for model, group in groups for t in group]
             self._rows += sum(b.rows for _, group in groups for b in group)
 
-    def _write(self, model: str, group: list[Batch]) -> Path:
+    def _write(self, model: str, group: list[Batch]) -> list[Path]:
+        tables = [b.table() for b in group]
+        try:
+            merged = [pa.concat_tables(tables, promote_options="permissive")]
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            # Requests may send one column as numbers and as text (a string column
+            # trained on numbers): one part per schema keeps every value as it came.
+            by_schema: dict[pa.Schema, list[pa.Table]] = {}
+            for table in tables:
+                by_schema.setdefault(table.schema, []).append(table)
+            merged = [pa.concat_tables(same) for same in by_schema.values()]
+        return [self._write_part(model, table) for table in merged]
+
+    def _write_part(self, model: str, table: pa.Table) -> Path:
         self._seq += 1
-        table = pa.concat_tables([b.table() for b in group], promote_options="permissive")
         return write_part(model_folder(self.folder, model), table, f"{self._name}-{self._seq:06d}")
 
     def start(self) -> None:
@@ -241,6 +253,8 @@ class LogWriter:
                 self.flush()
             except OSError as err:  # the rows stay buffered for the next flush
                 log.error("inference log flush failed: %s", err)
+            except Exception:  # a bug must not stop later flushes: log it, keep the thread
+                log.exception("inference log flush failed; this flush's rows are lost")
 
     def close(self) -> None:
         """Stop the flusher and write what is left."""
@@ -277,12 +291,20 @@ def find_rows(folder: Path, ids: Sequence[str], columns: list[str] | None = None
     frames: list[pd.DataFrame] = []
     for model in _model_folders(folder, None):
         files = [str(p) for p in sorted(model.glob("[0-9]*.parquet"))]
-        if files:
-            dataset = ds.dataset(files, format="parquet")
-            cols = columns if columns is None else [c for c in columns if c in dataset.schema.names]
-            found = dataset.to_table(columns=cols, filter=ds.field("prediction_id").isin(wanted))
-            frames.append(found.to_pandas())
+        if not files:
+            continue
+        try:
+            frames.append(_matching(ds.dataset(files, format="parquet"), wanted, columns))
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # parts of different schemas (see _write)
+            frames += [_matching(ds.dataset(f, format="parquet"), wanted, columns) for f in files]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _matching(dataset: ds.Dataset, wanted: pa.Array, columns: list[str] | None) -> pd.DataFrame:
+    cols = columns if columns is None else [c for c in columns if c in dataset.schema.names]
+    table = dataset.to_table(columns=cols, filter=ds.field("prediction_id").isin(wanted))
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
 
 
 def scan_parts(
