@@ -15,14 +15,11 @@ import pandas as pd
 
 from mlcycle.core import Task
 from mlcycle.models._flavors._base import (
-    Options,
     Scorer,
-    class_count,
-    module_of,
     numeric_matrix,
     require,
-    require_numeric,
 )
+from mlcycle.models._flavors._booster import BoosterFlavor
 
 if TYPE_CHECKING:
     from mlcycle.models._signature import Signature
@@ -30,26 +27,15 @@ if TYPE_CHECKING:
 MODEL_FILE = "model.lgb.txt"
 
 
-def _booster(model: Any) -> Any:
-    return getattr(model, "booster_", model)
-
-
-class LightGBMFlavor:
+class LightGBMFlavor(BoosterFlavor):
     """LightGBM boosters (text format: plain data, nothing executable)."""
 
     name = "lightgbm"
     extra: str | None = "lightgbm"
+    model_file = MODEL_FILE
 
-    def owns(self, model: Any) -> bool:
-        return module_of(model) == "lightgbm"
-
-    def save(
-        self, model: Any, folder: Path, task: Task, signature: Signature, options: Mapping[str, Any]
-    ) -> Options:
-        require_numeric(signature, self.name)
-        class_count(task, signature)
-        _booster(model).save_model(str(folder / MODEL_FILE))
-        return {"model_file": MODEL_FILE}
+    def booster(self, model: Any) -> Any:
+        return getattr(model, "booster_", model)
 
     def load(
         self, folder: Path, task: Task, signature: Signature, options: Mapping[str, Any]
@@ -62,13 +48,10 @@ class LightGBMFlavor:
 
         return Scorer(score, task, signature)
 
-    def versions(self) -> dict[str, str]:
-        return {"lightgbm": require("lightgbm", self.extra).__version__}
-
     def to_onnx(self, model: Any, signature: Signature) -> bytes:
         from onnxmltools import convert_lightgbm
         from onnxmltools.convert.common.data_types import FloatTensorType
 
         types = [("input", FloatTensorType([None, len(signature.inputs)]))]
-        onnx_model = convert_lightgbm(_booster(model), initial_types=types, zipmap=False)
+        onnx_model = convert_lightgbm(self.booster(model), initial_types=types, zipmap=False)
         return bytes(onnx_model.SerializeToString())

@@ -16,14 +16,11 @@ import pandas as pd
 
 from mlcycle.core import Task
 from mlcycle.models._flavors._base import (
-    Options,
     Scorer,
-    class_count,
-    module_of,
     numeric_matrix,
     require,
-    require_numeric,
 )
+from mlcycle.models._flavors._booster import BoosterFlavor
 
 if TYPE_CHECKING:
     from mlcycle.models._signature import Signature
@@ -31,26 +28,15 @@ if TYPE_CHECKING:
 MODEL_FILE = "model.xgb.json"
 
 
-def _booster(model: Any) -> Any:
-    return model.get_booster() if hasattr(model, "get_booster") else model
-
-
-class XGBoostFlavor:
+class XGBoostFlavor(BoosterFlavor):
     """XGBoost boosters (JSON: plain data, nothing executable)."""
 
     name = "xgboost"
     extra: str | None = "xgboost"
+    model_file = MODEL_FILE
 
-    def owns(self, model: Any) -> bool:
-        return module_of(model) == "xgboost"
-
-    def save(
-        self, model: Any, folder: Path, task: Task, signature: Signature, options: Mapping[str, Any]
-    ) -> Options:
-        require_numeric(signature, self.name)
-        class_count(task, signature)
-        _booster(model).save_model(str(folder / MODEL_FILE))
-        return {"model_file": MODEL_FILE}
+    def booster(self, model: Any) -> Any:
+        return model.get_booster() if hasattr(model, "get_booster") else model
 
     def _read(self, folder: Path) -> Any:
         xgb = require("xgboost", self.extra)
@@ -67,9 +53,6 @@ class XGBoostFlavor:
             return booster.inplace_predict(numeric_matrix(frame, signature))
 
         return Scorer(score, task, signature)
-
-    def versions(self) -> dict[str, str]:
-        return {"xgboost": require("xgboost", self.extra).__version__}
 
     def to_onnx(self, model: Any, signature: Signature) -> bytes:
         import tempfile
