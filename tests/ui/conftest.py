@@ -26,6 +26,7 @@ from tests.conftest import bike_config
 
 from mlcycle.data import snapshot
 from mlcycle.loop import ReplayResult, WindowOutcome, write_loop_report
+from mlcycle.loop._durable import Decision, LoopState, commit
 from mlcycle.monitoring import Alert, raise_alert
 from mlcycle.registry import register_model_version, set_alias
 from mlcycle.store import Workspace
@@ -137,6 +138,14 @@ def _monitoring(ws: Workspace) -> None:
     windows = tuple(_window(i, f"2012-{i + 1:02d}") for i in range(8))
     result = ReplayResult("mae", windows, requests=120, failed_requests=0, initial_version=1)
     write_loop_report(result, ws.reports_dir, title=f"mlcycle loop: {MODEL}")
+    rollback = Decision(
+        "rollback",
+        "v3 is worse on the next labeled window: mae 224.4 vs 45.6",
+        {"window": ["2012-09-01", "2012-10-01"], "mae": {"v3": 224.4, "v2": 45.6}},
+        from_version=3,
+        to_version=2,
+    )
+    commit(ws, MODEL, LoopState(), rollback)
 
 
 def seed(root: Path) -> Seeded:

@@ -187,3 +187,12 @@ def test_formats() -> None:
         field("metrics", "val loss") == "metrics.`val loss`"
         and field("params", "lr") == "params.lr"
     )
+
+
+def test_monitoring_page_lists_the_loops_decisions(client: TestClient) -> None:
+    html = client.get("/monitoring").text
+    table = html[html.index('id="decisions-table"') :]
+    table = table[: table.index("</table>")]
+    assert "rollback" in table and "v3 &rarr; v2" in table
+    assert "2012-09-01 .. 2012-10-01" in table and "mae 224.4 vs 45.6" in table
+    assert "No decisions yet" not in table

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlcycle.loop import LoopDecision, loop_history
 from mlcycle.monitoring import AlertRecord, list_alerts
 from mlcycle.registry import list_models
 from mlcycle.store import Workspace
@@ -62,6 +63,7 @@ class Monitoring:
     reports: list[ReportFile]
     models: list[str]
     model: str
+    decisions: list[LoopDecision] = field(default_factory=list)
 
 
 def _loop_charts(prefix: str, metric: str, windows: list[dict[str, Any]]) -> list[ChartSpec]:
@@ -154,4 +156,5 @@ def monitoring(ws: Workspace, model: str = "") -> Monitoring:
     loops = [v for v in loop_reports(ws) if not model or v.model == model]
     alerts = list_alerts(ws, model or None, ALERT_LIMIT)
     charts = [] if loops else alert_charts(alerts)
-    return Monitoring(deployments, loops, charts, alerts, report_files(ws), names, model)
+    decisions = loop_history(ws, model or None, ALERT_LIMIT)
+    return Monitoring(deployments, loops, charts, alerts, report_files(ws), names, model, decisions)
