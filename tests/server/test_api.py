@@ -390,3 +390,28 @@ def test_ui_router_is_mounted_when_present(
     monkeypatch.setitem(sys.modules, "mlcycle.ui", ui)
     page = TestClient(create_app(server_ws)).get("/")
     assert page.status_code == 200 and page.text == f"<h1>{server_ws.root.name}</h1>"
+
+
+def test_labels_join_the_log_and_the_loop_history_is_served(
+    server: str, server_ws: Workspace
+) -> None:
+    import pandas as pd
+
+    from mlcycle.loop._durable import Decision, LoopState, commit
+    from mlcycle.serving import log_predictions
+
+    inputs = pd.DataFrame({"temp": [0.2, 0.4, 0.6]})
+    ids = log_predictions(server_ws, "req-labels", "labelled", 1, inputs, [10.0, 20.0, 30.0])
+    with httpx.Client(base_url=f"{server}/api") as api:
+        added = api.post("/labels", json={"ids": [*ids[:2], "nope-0"], "values": [11, 19, 5]})
+        assert added.status_code == 200, added.text
+        assert added.json()["matched"] == 2 and added.json()["unknown"] == 1
+        unknown = api.post("/labels", json={"ids": ["nope-1"], "values": [1]})
+        assert unknown.status_code == 400 and "none of the 1 ids" in unknown.json()["error"]
+        [traffic] = api.get("/models/labelled/monitoring").json()["traffic"]
+        assert (traffic["version"], traffic["predictions"], traffic["labeled"]) == (1, 3, 2)
+
+        assert api.get("/loop/history").json() == []
+        commit(server_ws, "labelled", LoopState(), Decision("keep", "v1 holds", {"mae": 1.5}))
+        [decision] = api.get("/loop/history", params={"model": "labelled"}).json()
+        assert decision["action"] == "keep" and decision["evidence"] == {"mae": 1.5}
