@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +77,20 @@ def test_a_policy_typo_exits_2_naming_the_key(cli: Any, tmp_path: Path) -> None:
     done = cli(tmp_path, "loop", "run", "--once")
     assert done.returncode == 2
     assert "loop.policy.schedul" in done.stderr and "did you mean 'schedule'" in done.stderr
+
+
+def test_the_server_runs_the_controller_unless_told_not_to(root: Path) -> None:
+    for flag, expected in (("--loop", True), ("--no-loop", False)):
+        cmd = [sys.executable, "-m", "mlcycle", "-w", str(root), "server", "--port", "0", flag]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert proc.stdout is not None
+            # "Database: ...", "mlcycle server on ...", then the controller's line
+            lines = [proc.stdout.readline() for _ in range(2 + expected)]
+            assert "mlcycle server on" in "".join(lines), lines
+            assert ("loop controller on bike-demand (0 0 * * *)" in "".join(lines)) is expected
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+            if proc.stdout is not None:
+                proc.stdout.close()
