@@ -13,35 +13,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
 from mlcycle.core import Config, DataConfig
 from mlcycle.models import score
 from mlcycle.monitoring import detect_drift
-from mlcycle.serving import scan_inference_log
+from mlcycle.serving import read_labels, scan_inference_log
 from mlcycle.store import Workspace
-from mlcycle.store.schema import LabelRow
 
 EVENT_TIME = "_event_time"
-_CHUNK = 500  # ids per IN (...) clause, under SQLite's bound-parameter limit
 _EMPTY: dict[str, list[Any]] = {
     "prediction_id": [],
     "timestamp": [],
     "model_version": [],
     "prediction": [],
 }
-
-
-def _labels(ws: Workspace, ids: list[str]) -> dict[str, Any]:
-    query = select(LabelRow.prediction_id, LabelRow.value)
-    with ws.db.session() as s:
-        return {
-            pid: value
-            for i in range(0, len(ids), _CHUNK)
-            for pid, value in s.execute(
-                query.where(LabelRow.prediction_id.in_(ids[i : i + _CHUNK]))
-            )
-        }
 
 
 def read_model_log(ws: Workspace, model: str, time_column: str | None) -> pd.DataFrame:
@@ -58,7 +43,7 @@ def read_model_log(ws: Workspace, model: str, time_column: str | None) -> pd.Dat
         frame = frame[frame["role"] != "shadow"].reset_index(drop=True)
     if "proba" not in frame:
         frame["proba"] = None
-    labels = _labels(ws, frame["prediction_id"].tolist())
+    labels = read_labels(ws, frame["prediction_id"].tolist())
     frame["label"] = frame["prediction_id"].map(labels.get)
     if time_column is not None and time_column in frame:
         frame[EVENT_TIME] = pd.to_datetime(frame[time_column], errors="coerce")

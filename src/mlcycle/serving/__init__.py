@@ -10,6 +10,7 @@ from mlcycle.serving._inference_log import (
     log_labels,
     log_predictions,
     read_inference_log,
+    read_labels,
     scan_inference_log,
 )
 from mlcycle.serving._process import ServerProcess, serve, start_server_process
@@ -38,6 +39,7 @@ __all__ = [
     "log_predictions",
     "parse_model_ref",
     "read_inference_log",
+    "read_labels",
     "scan_inference_log",
     "score_file",
     "score_parallel",

@@ -142,7 +142,8 @@ def log_labels(ws: Workspace, prediction_ids: Sequence[str], values: Sequence[An
     return len(known)
 
 
-def _labels(ws: Workspace, ids: Sequence[str]) -> dict[str, Any]:
+def read_labels(ws: Workspace, ids: Sequence[str]) -> dict[str, Any]:
+    """The ground truth recorded for these prediction ids (ids without a label are left out)."""
     query = select(LabelRow.prediction_id, LabelRow.value)
     with ws.db.session() as s:
         return {
@@ -168,7 +169,7 @@ def read_inference_log(ws: Workspace, prediction_ids: Sequence[str]) -> pd.DataF
     if "proba" not in frame.columns:
         frame["proba"] = None
     frame = frame[[*inputs, "prediction_id", "model_version", "prediction", "proba"]]
-    labels = _labels(ws, frame["prediction_id"].tolist())
+    labels = read_labels(ws, frame["prediction_id"].tolist())
     frame = frame.assign(label=frame["prediction_id"].map(lambda pid: labels.get(pid)))
     frame["proba"] = frame["proba"].map(lambda p: None if p is None else list(p))
     order = {pid: i for i, pid in enumerate(prediction_ids)}
