@@ -8,7 +8,10 @@ the script prints req/s, p50/p99 latency and mlcycle's ratios.
 
 Each server gets its own natural request format: mlcycle `POST /predict`
 with JSON records (answers predictions, class probabilities and
-prediction ids, and writes the inference log); MLflow `POST /invocations`
+prediction ids, and writes the inference log); the model is packaged with
+evaluation data, as the training pipeline does, so it is served through
+onnxruntime when the conversion is faithful (`--mlcycle-runtime native`
+serves the scikit-learn model itself); MLflow `POST /invocations`
 with `dataframe_split` (answers predictions); BentoML 1.4 a `@bentoml.api`
 taking `rows: list[list[float]]` (answers predictions; its adaptive
 batching is off, the default).
@@ -17,7 +20,8 @@ BentoML conflicts with MLflow's pins, so it lives in its own virtual env,
 `/tmp/bentoml-venv` (created on first use: `python -m venv` + `pip install
 bentoml scikit-learn==<ours> joblib`); `--skip-bentoml` leaves it out.
 
-Usage: python benchmarks/serving.py [--seconds 10] [--skip-bentoml]
+Usage: python benchmarks/serving.py [--seconds 10] [--skip-bentoml] [--skip-mlflow]
+    [--mlcycle-runtime onnx|native] [--models lr,rf]
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +53,7 @@ VENV = Path("/tmp/bentoml-venv")
 FEATURES = [f"f{i}" for i in range(20)]
 CONCURRENCY = (1, 8, 32)
 ROWS = (1, 100)
+MODELS = {"lr": "logistic regression", "rf": "random forest (100 trees)"}
 
 BENTO_SERVICE = """
 import os
@@ -88,8 +94,8 @@ def models(seed: int = 0) -> tuple[pd.DataFrame, dict[str, Any]]:
     x, y = make_classification(n_samples=5000, n_features=20, n_informative=10, random_state=seed)
     frame = pd.DataFrame(x, columns=FEATURES)
     return frame, {
-        "logistic regression": LogisticRegression(max_iter=1000).fit(frame, y),
-        "random forest (100 trees)": RandomForestClassifier(100, random_state=seed).fit(frame, y),
+        MODELS["lr"]: LogisticRegression(max_iter=1000).fit(frame, y),
+        MODELS["rf"]: RandomForestClassifier(100, random_state=seed).fit(frame, y),
     }
 
 
@@ -122,15 +128,18 @@ def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Pat
         )
 
 
-def start_mlcycle(work: Path, model: Any, frame: pd.DataFrame) -> Server:
-    from mlcycle.models import Signature, save_model, store_package
+def start_mlcycle(work: Path, model: Any, frame: pd.DataFrame, onnx: bool = True) -> Server:
+    from mlcycle.models import Signature, read_meta, save_model, store_package
     from mlcycle.registry import register_model_version, set_alias
     from mlcycle.store import Workspace
 
     ws = Workspace(work / "mlcycle-ws")
     target = pd.Series(model.predict(frame), name="label")
     signature = Signature.infer(frame, target, classes=list(model.classes_))
-    folder = save_model(model, work / "mlcycle-pkg", task="classification", signature=signature)
+    folder = save_model(model, work / "mlcycle-pkg", task="classification", signature=signature,
+                        evaluation_data=frame if onnx else None)  # fmt: skip
+    runtime = read_meta(folder).runtime
+    print(f"  mlcycle serves {type(model).__name__} with runtime {runtime}", flush=True)
     version = register_model_version(ws, "bench", store_package(ws.objects, folder))
     set_alias(ws, "bench", "production", version.version)
     ws.close()
@@ -267,11 +276,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="per cell")
     parser.add_argument("--skip-bentoml", action="store_true")
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--mlcycle-runtime", choices=("onnx", "native"), default="onnx")
+    parser.add_argument("--models", default="lr,rf", help="lr (logistic regression), rf (forest)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     frame, fitted = models()
-    starts = [start_mlcycle, start_mlflow] + ([] if args.skip_bentoml else [start_bentoml])
+    fitted = {MODELS[key]: fitted[MODELS[key]] for key in args.models.split(",")}
+    mlcycle = partial(start_mlcycle, onnx=args.mlcycle_runtime == "onnx")
+    starts: list[Callable[..., Server]] = [mlcycle]
+    starts += [] if args.skip_mlflow else [start_mlflow]
+    starts += [] if args.skip_bentoml else [start_bentoml]
     tables = []
     for model_name, model in fitted.items():
         print(f"{model_name}:", flush=True)

@@ -8,7 +8,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from mlcycle.models import Signature, save_model, store_package
 from mlcycle.registry import register_model_version, set_alias
@@ -23,11 +26,22 @@ def toy_frame(rows: int, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(np.random.default_rng(seed).normal(size=(rows, 4)), columns=FEATURES)
 
 
-def toy_workspace(root: Path) -> Workspace:
-    """A workspace where `toy` v1 (a logistic regression) has alias `production`."""
+def toy_workspace(root: Path, *, city: bool = False) -> Workspace:
+    """A workspace where `toy` v1 (a logistic regression) has alias `production`.
+
+    With `city`, the model also takes a string column `city` (one-hot
+    encoded), so its rows travel as frames, not as a numeric matrix.
+    """
     ws = Workspace(root)
     x = toy_frame(200)
-    model = LogisticRegression().fit(x, (x["f0"] + x["f1"] > 0).astype(int))
+    model: Any = LogisticRegression()
+    if city:
+        x["city"] = np.where(x["f3"] > 0, "Oslo", "Rome")
+        encode = ColumnTransformer(
+            [("city", OneHotEncoder(handle_unknown="ignore"), ["city"])], remainder="passthrough"
+        )
+        model = make_pipeline(encode, model)
+    model.fit(x, (x["f0"] + x["f1"] > 0).astype(int))
     target = pd.Series(model.predict(x), name="label")
     signature = Signature.infer(x, target, classes=list(model.classes_))
     folder = save_model(model, root / "pkg", task="classification", signature=signature)

@@ -46,11 +46,15 @@ def _wait(condition: Callable[[], bool], what: str) -> None:
 
 
 def _hold_then_send(
-    client: TestClient, gated: Gated, bodies: list[Any], pool: ThreadPoolExecutor
+    client: TestClient,
+    gated: Gated,
+    bodies: list[Any],
+    pool: ThreadPoolExecutor,
+    first_body: Any = None,
 ) -> list[Any]:
     """Block the model on a first request, queue `bodies` behind it, then release."""
     gated.gate.clear()
-    first = pool.submit(client.post, "/predict", json=_records(1, 99))
+    first = pool.submit(client.post, "/predict", json=first_body or _records(1, 99))
     _wait(gated.entered.is_set, "the first model call")
     futures: list[Future[Any]] = [pool.submit(client.post, "/predict", json=b) for b in bodies]
     predictor = client.app.state.predictor  # type: ignore[attr-defined]
@@ -73,13 +77,33 @@ def test_concurrent_requests_share_one_model_call(ws: Workspace) -> None:
         assert len(answer.json()["ids"]) == len(body)
 
 
-def test_a_bad_request_fails_alone_in_its_batch(ws: Workspace) -> None:
+def test_a_bad_numeric_request_is_refused_before_it_joins_a_batch(ws: Workspace) -> None:
     client, gated = _server(ws)
     bad = _records(2, seed=5)
     bad[1]["f2"] = "warm"  # type: ignore[assignment]
-    bodies = [_records(1, seed=1), bad, _records(1, seed=2)]
     with client, ThreadPoolExecutor(4) as pool:
-        answers = _hold_then_send(client, gated, bodies, pool)
+        gated.gate.clear()
+        first = pool.submit(client.post, "/predict", json=_records(1, 99))
+        _wait(gated.entered.is_set, "the first model call")
+        refused = client.post("/predict", json=bad)  # answered while the model is busy
+        good = [pool.submit(client.post, "/predict", json=_records(1, n)) for n in (1, 2)]
+        _wait(lambda: client.app.state.predictor.queued() == 2, "two queued requests")  # type: ignore[attr-defined]
+        gated.gate.set()
+        assert [f.result(30).status_code for f in [first, *good]] == [200] * 3
+    assert refused.status_code == 400
+    assert "Column 'f2'" in refused.json()["error"] and "'warm'" in refused.json()["error"]
+    assert "row 1" in refused.json()["error"]
+    assert gated.calls == [1, 2]  # the two good rows, merged
+
+
+def test_a_bad_request_fails_alone_in_its_batch(tmp_path: Path) -> None:
+    city_ws = toy_workspace(tmp_path, city=True)  # a string input: rows are validated per batch
+    client, gated = _server(city_ws)
+    records = lambda seed: [{**r, "city": "Oslo"} for r in _records(1, seed)]  # noqa: E731
+    bad = [*records(5), {**_records(1, 6)[0], "city": "Rome", "f2": "warm"}]
+    with client, ThreadPoolExecutor(4) as pool:
+        answers = _hold_then_send(client, gated, [records(1), bad, records(2)], pool, records(9))
+    city_ws.close()
     assert [a.status_code for a in answers] == [200, 400, 200]
     assert "Column 'f2'" in answers[1].json()["error"] and "'warm'" in answers[1].json()["error"]
     assert gated.calls[-1] == 2  # the two good rows, still merged

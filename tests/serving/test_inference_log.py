@@ -26,6 +26,7 @@ from mlcycle.serving import (
     start_server_process,
 )
 from mlcycle.serving._log_store import Batch, LogWriter, find_rows
+from mlcycle.serving._tensors import Matrix
 from mlcycle.store import Workspace
 
 
@@ -173,3 +174,31 @@ def test_a_column_sent_as_numbers_and_as_text_keeps_both(tmp_path: Path) -> None
     found = find_rows(folder, ["r0-0", "r1-0"]).set_index("prediction_id")["season"]
     assert sorted(found.index) == ["r0-0", "r1-0"]
     assert str(found["r0-0"]) == str(found["r1-0"]) == "1"
+
+
+def test_matrix_batches_flush_as_one_table_in_order(tmp_path: Path) -> None:
+    """Many small batches of numeric rows (one request per model call) are merged into
+    one part with each row's own values, ids, timestamp and probabilities; a frame
+    batch of the same model joins the same part."""
+    folder = tmp_path / "log"
+    writer = LogWriter(folder, flush_seconds=0)
+    names = ("a", "b")
+    for i in range(5):
+        values = np.array([[i, 10.0 * i], [i + 0.5, np.nan]])
+        proba = np.array([[0.25, 0.75], [0.5, 0.5]]) + i / 100
+        requests = [(f"r{i}", "primary")] * 2
+        batch = Batch(Matrix(values, names), [f"r{i}-0", f"r{i}-1"], requests, ("m", 1),
+                      np.array([1, 0]), proba, timestamp=1000.0 + i)  # fmt: skip
+        writer.append("m", batch)
+    frame = pd.DataFrame({"a": [7.0], "b": [8.0]})
+    writer.append("m", Batch(frame, ["f-0"], [("f", "shadow")], ("m", 1), np.array([1]),
+                             np.array([[0.1, 0.9]]), timestamp=2000.0))  # fmt: skip
+    assert len(writer.flush()) == 1
+    rows = find_rows(folder, [f"r{i}-{j}" for i in range(5) for j in (0, 1)] + ["f-0"])
+    rows = rows.set_index("prediction_id")
+    assert rows.loc["r3-0", "a"] == 3 and rows.loc["r3-0", "b"] == 30
+    assert rows.loc["r3-1", "a"] == 3.5 and np.isnan(rows.loc["r3-1", "b"])
+    assert rows.loc["r3-1", "timestamp"] == 1003.0 and rows.loc["r4-0", "timestamp"] == 1004.0
+    assert list(rows.loc["r2-0", "proba"]) == pytest.approx([0.27, 0.77])
+    assert rows.loc["r2-1", "prediction"] == 0 and rows.loc["r2-1", "request_id"] == "r2"
+    assert rows.loc["f-0", "role"] == "shadow" and rows.loc["f-0", "a"] == 7.0

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from tests.serving.conftest import MODEL, Served
+from tests.serving.test_app import oip_inputs
 
 import mlcycle
 from mlcycle.core import ConfigError, DeploymentConfig, ModelNotFound, deployment_config
@@ -114,3 +115,22 @@ def test_cli_rejects_a_typo_in_canary_with_exit_2(served: Served, cli: Any) -> N
     assert "challenger10%" in done.stderr + done.stdout
     done = cli(Path(served.ws.root), "serve", "--env", "nope")
     assert done.returncode == 2 and "'nope'" in done.stderr + done.stdout
+
+
+def test_every_deployed_version_answers_when_asked_by_number(served: Served) -> None:
+    """OIP's /versions/{v} routes reach a canary's version too, with no split applied."""
+    deployment = _deploy(served, "pinned", canary="pinned-b=10%")
+    inputs = oip_inputs(served.rows.head(1))
+    with TestClient(create_app(deployment)) as client:
+        assert client.get(f"/v2/models/{MODEL}/versions/2").json()["versions"] == ["2"]
+        assert client.get(f"/v2/models/{MODEL}/versions/2/ready").status_code == 200
+        body = {"inputs": inputs}
+        for i in range(20):  # a 10% canary would answer only some of these
+            got = client.post(f"/v2/models/{MODEL}/versions/2/infer", json={**body, "id": f"p{i}"})
+            assert got.status_code == 200, got.text
+            assert got.json()["model_version"] == "2"
+        missing = client.post(f"/v2/models/{MODEL}/versions/7/infer", json={"inputs": inputs})
+    assert missing.status_code == 404
+    assert (
+        "version 7" in missing.json()["error"] and "serves version 1, 2" in missing.json()["error"]
+    )

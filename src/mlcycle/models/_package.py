@@ -32,6 +32,7 @@ import yaml
 
 from mlcycle.core import InputError, IntegrityError, Task, atomic_write_text, new_id, now
 from mlcycle.models._flavors import Flavor, get_flavor, infer_flavor, onnx_scorer
+from mlcycle.models._flavors._base import Inputs, Scorer
 from mlcycle.models._flavors._onnx import MODEL_FILE as ONNX_FILE
 from mlcycle.models._flavors._sklearn import MODEL_FILE as MODEL_FILE  # re-exported
 from mlcycle.models._flavors._sklearn import TRUSTED_PREFIXES as TRUSTED_PREFIXES
@@ -219,6 +220,30 @@ class LoadedModel:
         """
         result: np.ndarray = self.estimator.predict(self.meta.signature.validate(frame))
         return result
+
+    def outputs(self, inputs: Inputs) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (n_rows,) and, for classifiers, probabilities (n_rows, n_classes).
+
+        Args:
+            inputs: validated rows: a frame from :meth:`Signature.validate`, or,
+                when every input is numeric, their float64 matrix (n_rows,
+                n_inputs) in signature order (what the model server builds
+                without pandas). Models that take matrices (ONNX, LightGBM,
+                XGBoost, PyTorch) get it as is; others get a frame of it.
+
+        Scorers (every flavor but sklearn and pyfunc) answer both from one
+        model call; a scikit-learn estimator is asked twice, since its
+        `predict` need not be the argmax of `predict_proba` (e.g. SVC).
+        """
+        estimator = self.estimator
+        if isinstance(inputs, np.ndarray) and not getattr(estimator, "takes_matrix", False):
+            inputs = pd.DataFrame(inputs, columns=self.meta.signature.input_names, copy=False)
+        if isinstance(estimator, Scorer):
+            return estimator.outputs(inputs)
+        predictions = np.asarray(estimator.predict(inputs))
+        if self.meta.task != "classification":
+            return predictions, None
+        return predictions, np.asarray(estimator.predict_proba(inputs))
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Class probabilities, shape (n_rows, n_classes) in `signature.classes` order.

@@ -71,6 +71,12 @@ class Signature:
         """Input column names in model order."""
         return [c.name for c in self.inputs]
 
+    @property
+    def numeric(self) -> bool:
+        """Whether every input is float64, int64 or bool, so that :meth:`validate`'s
+        result is one float64 matrix (n_rows, n_inputs)."""
+        return all(c.dtype != "string" for c in self.inputs)
+
     def to_dict(self) -> dict[str, Any]:
         """Return a YAML/JSON-safe dict."""
         out: dict[str, Any] = {

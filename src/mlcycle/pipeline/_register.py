@@ -27,6 +27,9 @@ from mlcycle.registry import ModelVersion, register_model_version, set_alias
 from mlcycle.store import Workspace
 from mlcycle.tracking import Run, start_run
 
+#: Training rows (the latest) an ONNX conversion must reproduce to be served.
+ONNX_CHECK_ROWS = 2_000
+
 
 def _package(
     run: Run,
@@ -41,7 +44,8 @@ def _package(
     classes = list(model.classes_) if data.task == "classification" else None
     signature = Signature.infer(train.X, train.y, classes=classes)
     meta = ModelMeta(data.task, signature, metrics=metrics, params=params, lineage=lineage)
-    return run.log_model(model, meta)
+    # an ONNX copy, served by onnxruntime when faithful on these rows (needs mlcycle[onnx])
+    return run.log_model(model, meta, evaluation_data=train.X.tail(ONNX_CHECK_ROWS))
 
 
 def _lineage(

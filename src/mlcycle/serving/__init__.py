@@ -14,7 +14,8 @@ from mlcycle.serving._inference_log import (
     scan_inference_log,
 )
 from mlcycle.serving._process import ServerProcess, serve, start_server_process
-from mlcycle.serving._protocol import frame_from_oip, frame_from_records
+from mlcycle.serving._protocol import frame_from_oip
+from mlcycle.serving._records import frame_from_records
 from mlcycle.serving._rollback import RollbackEvent, RollbackGuard, VersionStats
 from mlcycle.serving._rollout import Deployment, build_deployment
 from mlcycle.serving._scoring import ScoringResult, score_file, score_parallel

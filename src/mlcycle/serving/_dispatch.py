@@ -12,12 +12,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import pandas as pd
-
 from mlcycle.core import InputError, MlcycleError, ModelNotFound, NotFound, ServingError
 from mlcycle.serving._holder import ModelHolder, Served
 from mlcycle.serving._predict import Prediction
 from mlcycle.serving._rollout import Deployment
+from mlcycle.serving._tensors import Inputs
 
 log = logging.getLogger("mlcycle.serving")
 
@@ -43,9 +42,15 @@ def routing_key(state: Any, headers: Mapping[str, str]) -> str | None:
 
 
 async def dispatch(
-    state: Any, name: str, frame: pd.DataFrame, request_id: str, key: str | None = None
+    state: Any,
+    name: str,
+    inputs: Inputs,
+    request_id: str,
+    key: str | None = None,
+    *,
+    pinned: Served | None = None,
 ) -> tuple[Served, Prediction]:
-    """Predict `frame` with the version that should answer this request.
+    """Predict `inputs` with the version that should answer this request.
 
     A canary or A/B split may pick another version than the primary; a
     shadow gets a copy after the answer is ready (in the background, its
@@ -54,33 +59,39 @@ async def dispatch(
     Args:
         state: the app's state (`holder`, `deployment`, `predictor`).
         name: the model name the client asked for.
-        frame: the request's rows, shape (n_rows, n_inputs).
+        inputs: the request's rows, shape (n_rows, n_inputs): a :class:`Matrix`
+            for a numeric signature, else the frame as received.
         request_id: the request id (prediction ids derive from it).
         key: a sticky routing key (e.g. a user id) for A/B splits, or None.
+        pinned: the version the client asked for by number (no split applies), or None.
 
     Returns:
         The version that answered and its prediction.
 
     Raises:
         ModelNotFound: if `name` is not served here.
-        InputError: if the frame does not match the signature.
+        InputError: if the rows do not match the signature.
         ServingError: if the model failed on these rows.
     """
     served_model(state.holder, name)
     deployment: Deployment = state.deployment
-    served, role = deployment.route(request_id, key)
-    result = await _predict(state, served, frame, request_id, role)
+    if pinned is None:
+        served, role = deployment.route(request_id, key)
+    else:
+        served = pinned
+        role = "primary" if pinned.version == state.holder.current.version else "canary"
+    result = await _predict(state, served, inputs, request_id, role)
     if deployment.shadow is not None:
-        deployment.spawn(_shadow(state, deployment.shadow.current, frame, request_id))
+        deployment.spawn(_shadow(state, deployment.shadow.current, inputs, request_id))
     return served, result
 
 
 async def _predict(
-    state: Any, served: Served, frame: pd.DataFrame, request_id: str, role: str
+    state: Any, served: Served, inputs: Inputs, request_id: str, role: str
 ) -> Prediction:
     start = time.perf_counter()
     try:
-        result: Prediction = await state.predictor.predict(served, frame, request_id, role=role)
+        result: Prediction = await state.predictor.predict(served, inputs, request_id, role=role)
     except (InputError, NotFound):
         raise  # the client's fault: not counted against the version
     except Exception as err:  # a model or server failure: counts against this version
@@ -94,8 +105,8 @@ async def _predict(
     return result
 
 
-async def _shadow(state: Any, served: Served, frame: pd.DataFrame, request_id: str) -> None:
+async def _shadow(state: Any, served: Served, inputs: Inputs, request_id: str) -> None:
     try:
-        await _predict(state, served, frame, request_id, "shadow")
+        await _predict(state, served, inputs, request_id, "shadow")
     except MlcycleError as err:  # never reaches the client, who already has the answer
         log.warning("shadow version %d failed on request %s: %s", served.version, request_id, err)

@@ -16,8 +16,9 @@ from mlcycle.core import InputError, ModelNotFound, new_id
 from mlcycle.models import Signature
 from mlcycle.serving._dispatch import dispatch, served_model
 from mlcycle.serving._holder import Served
+from mlcycle.serving._metrics import note_model
 from mlcycle.serving._protocol import InferRequest, Output, model_outputs, output_specs
-from mlcycle.serving._tensors import frame_from_tensors
+from mlcycle.serving._tensors import inputs_from_tensors
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,48}$")
 
@@ -36,19 +37,24 @@ def request_id_from(value: Any, where: str) -> str:
 
 
 def served_version(state: Any, name: str, version: str | None) -> Served:
-    """The model answering for `name` (and `version`, if given).
+    """The model answering for `name`: the primary, or the deployed `version` if given
+    (any version this deployment serves: primary, canary, A/B arm or shadow).
 
     Raises:
-        ModelNotFound: if `name` is not served here, or `version` is not the
-            served version.
+        ModelNotFound: if `name` is not served here, or no deployed version is `version`.
     """
     served = served_model(state.holder, name)
-    if version and version != str(served.version):
-        raise ModelNotFound(
-            f"Model '{name}' version {version} is not served here "
-            f"(this server serves version {served.version})"
-        )
-    return served
+    if not version or version == str(served.version):
+        return served
+    deployed: list[Served] = [holder.current for holder in state.deployment.holders()]
+    for candidate in deployed:
+        if str(candidate.version) == version:
+            return candidate
+    versions = ", ".join(sorted({str(c.version) for c in deployed}, key=int))
+    raise ModelNotFound(
+        f"Model '{name}' version {version} is not served here "
+        f"(this server serves version {versions})"
+    )
 
 
 @dataclass(frozen=True)
@@ -76,10 +82,13 @@ async def infer(
         ModelNotFound: if the model or version is not served here.
         InputError: naming the input or output that does not fit the model.
     """
-    signature = served_version(state, name, version).model.meta.signature
-    frame = frame_from_tensors(request.inputs, signature)
+    primary = served_version(state, name, version)
+    note_model(primary.name, primary.version)  # a request refused here counts against it
+    signature = primary.model.meta.signature
+    inputs = inputs_from_tensors(request.inputs, signature)
     _check_requested(signature, request)
-    served, result = await dispatch(state, name, frame, request_id, key)
+    pinned = primary if version else None  # /versions/{v}/infer: that version answers
+    served, result = await dispatch(state, name, inputs, request_id, key, pinned=pinned)
     outputs = model_outputs(
         served.model.meta.signature, result.predictions, result.probabilities, request.outputs
     )

@@ -85,33 +85,43 @@ class ServerMetrics:
             multiprocess_mode="livesum", **reg,
         )  # fmt: skip
         self.predictions = Counter("mlcycle_predictions", "Rows predicted", model, **reg)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.version = Gauge(
             "mlcycle_model_version", "Model version being served", ["model"],
             multiprocess_mode="livemax", **reg,
         )  # fmt: skip
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, remembered: `labels()` takes a lock and builds a key,
+        several microseconds on every request (label sets are few: versions x routes)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe(self, route: str, status: int, seconds: float) -> None:
         """Count one request on `route` with `status` taking `seconds`."""
         name, version = _answered.get()
-        self.requests.labels(name, version, route, str(status)).inc()
-        self.latency.labels(name, version, route).observe(seconds)
+        self._child(self.requests, name, version, route, str(status)).inc()
+        self._child(self.latency, name, version, route).observe(seconds)
 
     def failed(self, route: str, error: str) -> None:
         """Count one request on `route` that failed with error class `error`."""
-        self.errors.labels(route, error).inc()
+        self._child(self.errors, route, error).inc()
 
     def batched(self, model: str, version: int, rows: int, requests: int) -> None:
         """Record one model call of `requests` requests and `rows` rows."""
-        self.batch_rows.labels(model, str(version)).observe(rows)
-        self.batch_requests.labels(model, str(version)).observe(requests)
+        self._child(self.batch_rows, model, str(version)).observe(rows)
+        self._child(self.batch_requests, model, str(version)).observe(requests)
 
     def queued(self, model: str, version: int, depth: int) -> None:
         """Set the number of requests waiting for `model` at `version`."""
-        self.queue.labels(model, str(version)).set(depth)
+        self._child(self.queue, model, str(version)).set(depth)
 
     def predicted(self, model: str, version: int, rows: int) -> None:
         """Count `rows` predictions by `model` at `version`."""
-        self.predictions.labels(model, str(version)).inc(rows)
+        self._child(self.predictions, model, str(version)).inc(rows)
 
     def render(self, served: Served) -> tuple[bytes, str]:
         """Return the text exposition and its content type."""

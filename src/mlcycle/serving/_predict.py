@@ -1,10 +1,13 @@
 """Running a prediction for the app: validate, batch, predict, log.
 
-The :class:`Predictor` is the one place a request's rows meet the model:
-each request is validated on its own (a bad request fails alone), then
-joins a :class:`~mlcycle.serving._batching.MicroBatcher` of its model
-version, which merges concurrent requests into one model call and splits
-the result back. The routes and the rollout logic do not know.
+The :class:`Predictor` is the one place a request's rows meet the model.
+Each request joins a :class:`~mlcycle.serving._batching.MicroBatcher` of
+its model version, which merges concurrent requests into one model call
+and splits the result back. Rows of a numeric signature arrive as a
+validated :class:`Matrix` and are merged and predicted without pandas;
+other rows are frames, validated per batch, and per request when the
+batch fails, so a bad request fails alone. The routes and the rollout
+logic do not know.
 """
 
 from __future__ import annotations
@@ -12,16 +15,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from mlcycle.core import InputError, ServingConfig
+from mlcycle.models import Signature
 from mlcycle.serving._batching import MicroBatcher, RequestTimeout
 from mlcycle.serving._holder import Served
 from mlcycle.serving._log_store import Batch, LogWriter, log_dir
 from mlcycle.serving._metrics import ServerMetrics, note_model
+from mlcycle.serving._tensors import Inputs, Matrix
 from mlcycle.store import Workspace
 
 
@@ -43,7 +49,9 @@ class Prediction:
 @dataclass(frozen=True)
 class _Request:
     served: Served
-    frame: pd.DataFrame  # as received, shape (n_rows, >= n_inputs); has every input column
+    # numeric signatures: a validated Matrix; else the frame as received, shape
+    # (n_rows, >= n_inputs), with every input column (validated with its batch)
+    inputs: Inputs
     log_id: str  # the request id in the log (shadow answers get a suffix)
     role: str
 
@@ -51,8 +59,44 @@ class _Request:
 _MAX_BATCHERS = 8  # model versions with a batcher before idle ones are dropped
 
 
-def _merge(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+def _merge(parts: Sequence[Inputs]) -> Inputs:
+    if len(parts) == 1:
+        return parts[0]
+    matrices = [p for p in parts if isinstance(p, Matrix)]
+    if matrices:  # one signature per batcher: all matrices or all frames
+        return Matrix(np.concatenate([m.values for m in matrices]), matrices[0].names)
+    return pd.concat([p for p in parts if isinstance(p, pd.DataFrame)], ignore_index=True)
+
+
+def _for_signature(inputs: Inputs, signature: Signature) -> Inputs:
+    """`inputs` as this signature's batches hold them: a Matrix in its column order if
+    numeric, else a frame (rows parsed for another version's signature are matched by name).
+
+    Raises:
+        InputError: if a numeric signature's column is missing or mistyped.
+    """
+    names = tuple(signature.input_names)
+    if isinstance(inputs, Matrix):
+        if inputs.names == names:
+            return inputs
+        inputs = pd.DataFrame(inputs.values, columns=list(inputs.names))
+    if signature.numeric:
+        return Matrix(signature.validate(inputs).to_numpy(dtype=np.float64), names)
+    if any(name not in inputs.columns for name in names):
+        signature.validate(inputs)  # raises the error naming the missing column
+    return inputs
+
+
+def _frame(inputs: Inputs) -> pd.DataFrame:
+    if isinstance(inputs, Matrix):
+        return pd.DataFrame(inputs.values, columns=list(inputs.names))
+    return inputs
+
+
+def _take(inputs: Inputs, keep: np.ndarray) -> Inputs:
+    if isinstance(inputs, Matrix):
+        return Matrix(inputs.values[keep], inputs.names)
+    return inputs[keep].reset_index(drop=True)
 
 
 class _RecentIds:
@@ -93,9 +137,13 @@ class Predictor:
         self._seen = _RecentIds()
 
     async def predict(
-        self, served: Served, frame: pd.DataFrame, request_id: str, *, role: str = "primary"
+        self, served: Served, inputs: Inputs, request_id: str, *, role: str = "primary"
     ) -> Prediction:
-        """Predict `frame` (n_rows, n_inputs) with `served`, batched with concurrent requests.
+        """Predict `inputs` (n_rows, n_inputs) with `served`, batched with concurrent requests.
+
+        `inputs` is a :class:`Matrix` (validated rows of a numeric signature,
+        see :func:`~mlcycle.serving._records.inputs_from_records`) or a frame
+        as received; either is matched to `served`'s signature by column name.
 
         `role` says why this version answers: "primary" (the client gets
         this answer), "canary" (a share of traffic) or "shadow" (mirrored;
@@ -104,22 +152,20 @@ class Predictor:
         primary's `<request_id>-<row>`.
 
         Raises:
-            InputError: if the frame does not match the signature, or the
+            InputError: if the rows do not match the signature, or the
                 request id was used before (by this server process).
             ServerBusy: if `serving.max_queue` requests already wait (503).
             RequestTimeout: past `serving.request_timeout_seconds` (504).
         """
         if role != "shadow":
             note_model(served.name, served.version)
-        signature = served.model.meta.signature
-        if any(name not in frame.columns for name in signature.input_names):
-            signature.validate(frame)  # raises the error naming the missing column
+        inputs = _for_signature(inputs, served.model.meta.signature)
         log_id = request_id if role != "shadow" else f"{request_id}-shadow"
-        item = _Request(served, frame, log_id, role)
+        item = _Request(served, inputs, log_id, role)
         timeout = self.config.request_timeout_seconds
         try:
             async with asyncio.timeout(timeout):
-                return await self._batcher(served).submit(item, len(frame))
+                return await self._batcher(served).submit(item, len(inputs))
         except TimeoutError:
             raise RequestTimeout(
                 f"request '{request_id}' took over {timeout} s waiting for the model "
@@ -150,8 +196,10 @@ class Predictor:
     def _run(self, items: list[_Request]) -> list[Prediction | Exception]:
         """One model call for `items` (all of one version), in a worker thread."""
         signature = items[0].served.model.meta.signature
+        if signature.numeric:  # matrices, validated per request
+            return self._predict(items, _merge([i.inputs for i in items]))
         try:  # validating the merged rows once is the fast, common case
-            inputs = signature.validate(_merge([i.frame for i in items]))
+            inputs = signature.validate(_frame(_merge([i.inputs for i in items])))
         except InputError:  # find the bad requests; the others still get answers
             return self._run_valid(items)
         return self._predict(items, inputs)
@@ -162,21 +210,19 @@ class Predictor:
         valid: list[pd.DataFrame] = []
         for n, item in enumerate(items):
             try:
-                valid.append(signature.validate(item.frame))
+                valid.append(signature.validate(_frame(item.inputs)))
             except InputError as err:
                 errors[n] = err
         good = [item for n, item in enumerate(items) if n not in errors]
         answers = iter(self._predict(good, _merge(valid)) if good else [])
         return [errors[n] if n in errors else next(answers) for n in range(len(items))]
 
-    def _predict(self, items: list[_Request], inputs: pd.DataFrame) -> list[Prediction | Exception]:
+    def _predict(self, items: list[_Request], inputs: Inputs) -> list[Prediction | Exception]:
         served = items[0].served
-        model = served.model
-        predictions: np.ndarray = np.asarray(model.estimator.predict(inputs))
-        proba = None
-        if model.meta.task == "classification":
-            proba = np.asarray(model.estimator.predict_proba(inputs))
-        bounds = np.cumsum([0, *(len(i.frame) for i in items)])
+        predictions, proba = served.model.outputs(
+            inputs.values if isinstance(inputs, Matrix) else inputs
+        )
+        bounds = np.cumsum([0, *(len(i.inputs) for i in items)])
         out: list[Prediction | Exception] = []
         for item, lo, hi in zip(items, bounds[:-1], bounds[1:], strict=True):
             if not self._seen.add(item.log_id):
@@ -195,7 +241,7 @@ class Predictor:
         served: Served,
         items: list[_Request],
         out: list[Prediction | Exception],
-        inputs: pd.DataFrame,
+        inputs: Inputs,
         predictions: np.ndarray,
         proba: np.ndarray | None,
     ) -> None:
@@ -204,14 +250,14 @@ class Predictor:
             return
         keep = np.concatenate(
             [
-                np.full(len(i.frame), isinstance(o, Prediction))
+                np.full(len(i.inputs), isinstance(o, Prediction))
                 for i, o in zip(items, out, strict=True)
             ]
         )
         ids = [pid for _, o in answered for pid in o.ids]
         per_row = [(i.log_id, i.role) for i, o in answered for _ in o.ids]
         batch = Batch(
-            inputs if keep.all() else inputs[keep].reset_index(drop=True),
+            inputs if keep.all() else _take(inputs, keep),
             ids, per_row, (served.name, served.version), predictions[keep],
             None if proba is None else proba[keep],
         )  # fmt: skip

@@ -225,43 +225,6 @@ def frame_from_oip(body: Any, signature: Signature) -> pd.DataFrame:
     return frame_from_tensors(infer_request_from(body).inputs, signature)
 
 
-def frame_from_records(body: Any) -> pd.DataFrame:
-    """Build a frame from JSON records: a list of row objects, `{"records": [...]}`
-    or `{"columns": {name: [values]}}`.
-
-    Raises:
-        InputError: if the body has none of these shapes or no rows.
-    """
-    if isinstance(body, dict) and "records" in body:
-        body = body["records"]
-    if isinstance(body, dict) and isinstance(body.get("columns"), dict):
-        columns = body["columns"]
-        if (
-            not all(isinstance(v, list) for v in columns.values())
-            or len({len(v) for v in columns.values()}) > 1
-        ):
-            raise InputError("'columns' must map each column name to a list, all of one length")
-        frame = pd.DataFrame(columns)
-    elif isinstance(body, list) and all(isinstance(r, dict) for r in body):
-        frame = pd.DataFrame.from_records(body)
-    else:
-        raise InputError(
-            "request body must be a list of records, {'records': [...]} or {'columns': {...}}"
-        )
-    if frame.empty:
-        raise InputError("request has no rows")
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            _check_scalars(frame[column], f"column '{column}'")
-    return frame
-
-
-def _check_scalars(values: Any, where: str) -> None:
-    for row, value in enumerate(values):
-        if isinstance(value, dict | list):
-            raise InputError(f"{where}: values must be scalars; got {value!r} in row {row}")
-
-
 @dataclass(frozen=True)
 class Output:
     """One output tensor: `values` of shape `shape` and OIP `datatype`."""

@@ -121,9 +121,8 @@ def _scored(
     if not len(frame):  # frameworks refuse empty inputs; the schema still needs the columns
         columns[PREDICTION] = pa.array([], type=pa.from_numpy_dtype(np.float64))
         return pa.table(columns)
-    columns[PREDICTION] = np.asarray(model.estimator.predict(inputs))
-    if model.meta.task == "classification":
-        proba = model.estimator.predict_proba(inputs)
+    columns[PREDICTION], proba = model.outputs(inputs)
+    if proba is not None:
         for i, label in enumerate(model.meta.signature.classes or ()):
             columns[f"proba_{label}"] = proba[:, i]
     return pa.table(columns)

@@ -41,6 +41,26 @@ _ACCEPTS = {"float64": _NUMERIC, "int64": _NUMERIC, "bool": _NUMERIC | {"BOOL"},
 
 
 @dataclass(frozen=True)
+class Matrix:
+    """Validated rows of a numeric signature, built without pandas.
+
+    Attributes:
+        values: float64, shape (n_rows, n_inputs), C-contiguous; NaN is missing.
+        names: the column of each position (the signature's inputs, in order).
+    """
+
+    values: np.ndarray
+    names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+#: A request's rows: a :class:`Matrix` (numeric signatures) or the frame as received.
+Inputs = Matrix | pd.DataFrame
+
+
+@dataclass(frozen=True)
 class Tensor:
     """One decoded input tensor.
 
@@ -65,6 +85,40 @@ def frame_from_tensors(tensors: list[Tensor], signature: Signature) -> pd.DataFr
         InputError: naming the input that is missing, unknown, repeated, of the
             wrong shape or datatype, or holds an out-of-range or infinite value.
     """
+    return pd.DataFrame(_columns(tensors, signature))
+
+
+def inputs_from_tensors(tensors: list[Tensor], signature: Signature) -> Inputs:
+    """The model's inputs from input tensors: for a numeric signature
+    (:attr:`Signature.numeric`) their :class:`Matrix`, built without pandas;
+    else the frame of :func:`frame_from_tensors`.
+
+    Raises:
+        InputError: as :func:`frame_from_tensors`.
+    """
+    if not signature.numeric:
+        return frame_from_tensors(tensors, signature)
+    if len(tensors) == 1 and _all_float(tensors[0], signature):
+        tensor = tensors[0]  # the common [n, k] float matrix: checked once, no per-column work
+        _check_finite(tensor.values, f"input '{tensor.name}'")
+        values = tensor.values.reshape(tensor.shape).astype(np.float64)
+    else:
+        columns = _columns(tensors, signature)
+        values = np.column_stack([columns[name] for name in signature.input_names])
+    return Matrix(values.astype(np.float64, copy=False), tuple(signature.input_names))
+
+
+def _all_float(tensor: Tensor, signature: Signature) -> bool:
+    return (
+        tensor.datatype in FLOAT_TYPES
+        and tensor.name not in signature.input_names
+        and len(tensor.shape) == 2
+        and tensor.shape[1] == len(signature.inputs)
+        and all(c.dtype == "float64" for c in signature.inputs)
+    )
+
+
+def _columns(tensors: list[Tensor], signature: Signature) -> dict[str, np.ndarray]:
     names = [t.name for t in tensors]
     if len(set(names)) != len(names):
         raise InputError(f"input {_first_repeat(names)!r} is given more than once")
@@ -75,7 +129,7 @@ def frame_from_tensors(tensors: list[Tensor], signature: Signature) -> pd.DataFr
     rows = {len(v) for v in columns.values()}
     if len(rows) != 1:
         raise InputError(f"inputs have different row counts: {sorted(rows)}")
-    return pd.DataFrame(columns)
+    return columns
 
 
 def _first_repeat(names: list[str]) -> str:

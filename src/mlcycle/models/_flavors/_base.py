@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Options a flavor records in `model.yaml` (YAML-safe values only).
 Options = dict[str, Any]
+#: Validated model inputs: a frame, or a float64 matrix (n_rows, n_inputs) in signature order.
+Inputs = pd.DataFrame | np.ndarray
 
 
 class Flavor(Protocol):
@@ -91,10 +93,17 @@ def module_of(model: Any) -> str:
 
 
 def numeric_matrix(
-    frame: pd.DataFrame, signature: Signature, dtype: Any = np.float64
+    inputs: pd.DataFrame | np.ndarray, signature: Signature, dtype: Any = np.float64
 ) -> np.ndarray:
-    """`frame`'s input columns in model order as one (n_rows, n_inputs) array of `dtype`."""
-    return frame[signature.input_names].to_numpy(dtype=dtype)
+    """The input columns in model order as one (n_rows, n_inputs) array of `dtype`.
+
+    `inputs` is a frame with (at least) the signature's columns, or already a
+    matrix (n_rows, n_inputs) in signature order (converted without a copy
+    when it has `dtype`).
+    """
+    if isinstance(inputs, np.ndarray):
+        return inputs.astype(dtype, copy=False)
+    return inputs[signature.input_names].to_numpy(dtype=dtype)
 
 
 def require_numeric(signature: Signature, flavor: str) -> None:
@@ -124,29 +133,41 @@ class Scorer:
     """The scikit-learn interface over a function returning raw model outputs.
 
     Args:
-        score: maps a frame with the input columns to the model's output:
-            values (n_rows,) or (n_rows, 1) for regression; for
+        score: maps the inputs (a frame with the input columns, or a float64
+            matrix (n_rows, n_inputs) in signature order) to the model's
+            output: values (n_rows,) or (n_rows, 1) for regression; for
             classification the probability of the second class (n_rows,)
             when binary, else probabilities (n_rows, n_classes).
         task: `regression` or `classification`.
         signature: the model's signature (classes for labels).
     """
 
+    #: `score` takes a numeric matrix as well as a frame (the server skips pandas).
+    takes_matrix = True
+
     def __init__(
-        self, score: Callable[[pd.DataFrame], np.ndarray], task: Task, signature: Signature
+        self, score: Callable[[Inputs], np.ndarray], task: Task, signature: Signature
     ) -> None:
         self._score = score
         self._task = task
         self._classes = np.asarray(signature.classes) if signature.classes else None
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Values (regression) or class labels (argmax of probabilities), shape (n_rows,)."""
-        if self._task == "classification" and self._classes is not None:
-            labels: np.ndarray = self._classes[np.argmax(self.predict_proba(frame), axis=1)]
-            return labels
-        return np.asarray(self._score(frame), dtype=np.float64).reshape(len(frame))
+    def outputs(self, inputs: Inputs) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predictions (n_rows,) and, for classifiers, probabilities (n_rows, n_classes)
+        from one call of the model (labels are the argmax of the probabilities)."""
+        if self._task != "classification":
+            return np.asarray(self._score(inputs), dtype=np.float64).reshape(len(inputs)), None
+        proba = self.predict_proba(inputs)
+        labels = (
+            proba.argmax(axis=1) if self._classes is None else self._classes[proba.argmax(axis=1)]
+        )
+        return np.asarray(labels), proba
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict(self, inputs: Inputs) -> np.ndarray:
+        """Values (regression) or class labels (argmax of probabilities), shape (n_rows,)."""
+        return self.outputs(inputs)[0]
+
+    def predict_proba(self, inputs: Inputs) -> np.ndarray:
         """Class probabilities, shape (n_rows, n_classes), float64.
 
         Raises:
@@ -154,9 +175,9 @@ class Scorer:
         """
         if self._task != "classification":
             raise InputError("predict_proba needs a classification model")
-        out = np.asarray(self._score(frame), dtype=np.float64)
+        out = np.asarray(self._score(inputs), dtype=np.float64)
         if out.ndim == 1 or out.shape[1] == 1:
-            positive = out.reshape(len(frame))
+            positive = out.reshape(len(inputs))
             return np.column_stack([1.0 - positive, positive])
         return out
 

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from mlcycle.core import Task
 from mlcycle.models._flavors._base import (
+    Inputs,
     Scorer,
     numeric_matrix,
     require,
@@ -43,7 +42,7 @@ class LightGBMFlavor(BoosterFlavor):
         lgb = require("lightgbm", self.extra)
         booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
 
-        def score(frame: pd.DataFrame) -> Any:
+        def score(frame: Inputs) -> Any:
             return booster.predict(numeric_matrix(frame, signature))
 
         return Scorer(score, task, signature)

@@ -16,10 +16,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from mlcycle.core import InputError, Task
-from mlcycle.models._flavors._base import Options, Scorer, class_count, require
+from mlcycle.models._flavors._base import (
+    Inputs,
+    Options,
+    Scorer,
+    class_count,
+    numeric_matrix,
+    require,
+)
 
 if TYPE_CHECKING:
     from mlcycle.models._signature import Signature
@@ -28,13 +34,21 @@ MODEL_FILE = "model.onnx"
 _NUMPY_OF = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(string)": object}
 
 
-def _feeds(session: Any, frame: pd.DataFrame, signature: Signature) -> dict[str, np.ndarray]:
+def _feeds(session: Any, data: Inputs, signature: Signature) -> dict[str, np.ndarray]:
     inputs = session.get_inputs()
     if not {i.name for i in inputs} <= set(signature.input_names):
         dtype = _NUMPY_OF.get(inputs[0].type, np.float32)
-        return {inputs[0].name: frame[signature.input_names].to_numpy(dtype=dtype)}
+        return {inputs[0].name: numeric_matrix(data, signature, dtype)}
+    if isinstance(data, np.ndarray):  # a numeric matrix in signature order
+        column = {name: j for j, name in enumerate(signature.input_names)}
+        return {
+            i.name: data[:, column[i.name] : column[i.name] + 1].astype(
+                _NUMPY_OF.get(i.type, np.float32)
+            )
+            for i in inputs
+        }
     return {
-        i.name: frame[i.name].to_numpy(dtype=_NUMPY_OF.get(i.type, np.float32)).reshape(-1, 1)
+        i.name: data[i.name].to_numpy(dtype=_NUMPY_OF.get(i.type, np.float32)).reshape(-1, 1)
         for i in inputs
     }
 
@@ -59,8 +73,8 @@ def onnx_scorer(path: Path, task: Task, signature: Signature) -> Scorer:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     classes = class_count(task, signature)
 
-    def score(frame: pd.DataFrame) -> np.ndarray:
-        return _pick(session.run(None, _feeds(session, frame, signature)), classes)
+    def score(data: Inputs) -> np.ndarray:
+        return _pick(session.run(None, _feeds(session, data, signature)), classes)
 
     return Scorer(score, task, signature)
 

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from mlcycle.core import Task
 from mlcycle.models._flavors._base import (
+    Inputs,
     Options,
     Scorer,
     class_count,
@@ -92,7 +92,7 @@ class PyTorchFlavor:
         module = self._module(folder, options).eval()
         classify = task == "classification"
 
-        def score(frame: pd.DataFrame) -> np.ndarray:
+        def score(frame: Inputs) -> np.ndarray:
             with torch.inference_mode():
                 out = module(torch.tensor(numeric_matrix(frame, signature, np.float32)))
                 return (torch.softmax(out, dim=1) if classify else out).numpy()  # type: ignore[no-any-return]

@@ -66,10 +66,25 @@ class SklearnFlavor:
         return {"scikit-learn": sklearn.__version__, "skops": skops.__version__}
 
     def to_onnx(self, model: Any, signature: Signature) -> bytes:
-        """skl2onnx with one named input per column (so ColumnTransformers by name convert)."""
+        """skl2onnx: one (n_rows, n_inputs) float tensor when every input is numeric and
+        the model takes a matrix, else one named (n_rows, 1) input per column (so a
+        ColumnTransformer that selects columns by name converts).
+
+        Raises:
+            Exception: whatever skl2onnx raises for an unsupported model.
+        """
         from skl2onnx import convert_sklearn
         from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
+        final = model.steps[-1][1] if hasattr(model, "steps") else model
+        options = {id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
+        if all(c.dtype != "string" for c in signature.inputs):
+            matrix = [("input", FloatTensorType([None, len(signature.inputs)]))]
+            try:
+                return bytes(convert_sklearn(model, initial_types=matrix, options=options)
+                             .SerializeToString())  # fmt: skip
+            except Exception:  # e.g. a ColumnTransformer by name: try one input per column
+                pass
         types = [
             (
                 c.name,
@@ -77,7 +92,5 @@ class SklearnFlavor:
             )
             for c in signature.inputs
         ]
-        final = model.steps[-1][1] if hasattr(model, "steps") else model
-        options = {id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
         onnx_model = convert_sklearn(model, initial_types=types, options=options)
         return bytes(onnx_model.SerializeToString())

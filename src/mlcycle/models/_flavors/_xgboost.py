@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from mlcycle.core import Task
 from mlcycle.models._flavors._base import (
+    Inputs,
     Scorer,
     numeric_matrix,
     require,
@@ -49,7 +48,7 @@ class XGBoostFlavor(BoosterFlavor):
     ) -> Any:
         booster = self._read(folder)
 
-        def score(frame: pd.DataFrame) -> Any:
+        def score(frame: Inputs) -> Any:
             return booster.inplace_predict(numeric_matrix(frame, signature))
 
         return Scorer(score, task, signature)
