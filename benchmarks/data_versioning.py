@@ -13,13 +13,18 @@ and the raw read + BLAKE3 rate of the same bytes in this process (the limit).
 
 Usage: python benchmarks/data_versioning.py [--big-mib 1024] [--files 2000] [--repeat 3]
     [--mlcycle-init]
-Needs `dvc` on PATH (`pip install dvc`) and `mlcycle` installed. Set `BENCH_DIR` to a
+Needs `dvc` (`pip install dvc`) and `mlcycle` installed. Set `BENCH_DIR` to a
 folder on the disk to measure (default: the system temp folder).
 
 Each timed `dvc add` runs in a folder prepared by `dvc init`; each `mlcycle data add`
 by default in a folder holding only `mlcycle.yaml`, so its time includes creating
 `.mlcycle/` and the metadata database. `--mlcycle-init` creates those first (untimed,
 with `mlcycle data list`), which is the closer match to `dvc init`.
+
+Both tools run by their real entry points: the script next to this Python
+(`Path(sys.executable).parent / name`) when there is one, else the first on PATH. A
+pyenv shim on PATH is a bash script that costs ~75 ms per call; the header prints the
+paths used.
 
 Both tools run with bytecode caching on (`PYTHONDONTWRITEBYTECODE` is dropped from
 their environment): with it set, an uninstalled mlcycle recompiles every module on
@@ -35,8 +40,10 @@ import resource
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from functools import cache
 from pathlib import Path
 
 import blake3
@@ -50,15 +57,25 @@ LINKS = {"copy": (["copy"], "copy"), "links": (["reflink", "hardlink", "copy"], 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
+@cache
+def resolve(name: str) -> str:
+    """The real entry point of the command `name`: next to this Python, else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name) or name
+
+
 Times = tuple[float, float]  # (wall seconds, CPU seconds: user + system of the command)
 
 
 def timed(args: list[str], cwd: Path) -> Times:
-    """Run a command in `cwd`; return its wall and CPU time in seconds; fail loudly.
+    """Run a command (`args[0]` by :func:`resolve`) in `cwd`; return wall and CPU seconds.
 
-    CPU time (of the command and the processes it waited for) moves less than
+    Fails loudly. CPU time (of the command and the processes it waited for) moves less than
     wall time when other work shares the machine.
     """
+    args = [resolve(args[0]), *args[1:]]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=ENV)
@@ -227,10 +244,12 @@ def main() -> None:
     args = parser.parse_args()
     global MLCYCLE_INIT
     MLCYCLE_INIT = args.mlcycle_init
-    dvc_version = subprocess.run(["dvc", "--version"], capture_output=True, text=True).stdout
+    version = subprocess.run([resolve("dvc"), "--version"], capture_output=True, text=True)
+    dvc_version = version.stdout
     print(f"# {platform.node()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"DVC {dvc_version.strip()}, {time.strftime('%Y-%m-%d')}"
           + (", mlcycle workspace initialized first" if args.mlcycle_init else ""))  # fmt: skip
+    print(f"# commands: {', '.join(resolve(t) for t in TOOLS)}")
     root = Path(tempfile.mkdtemp(prefix="bench-dv-", dir=os.environ.get("BENCH_DIR")))
     try:
         big, folder = root / "data" / "big.bin", root / "data" / "folder"

@@ -159,3 +159,67 @@ def test_workspace_config_picks_the_kind(tmp_path: Path, links: list[str]) -> No
     assert out.is_symlink() == (links[0] == "symlink")
     assert out.read_bytes() == f.read_bytes()
     ws.close()
+
+
+@pytest.mark.parametrize("tmpfile", [True, False], ids=["o_tmpfile", "renamed_temp"])
+def test_copy_read_stores_exactly_the_bytes_read_only(
+    store: ObjectStore, src: Path, tmpfile: bool
+) -> None:
+    store._tmpfile = tmpfile and store._tmpfile
+    oid = store.copy_read(src, src.stat())
+    assert oid == hash_file(src)
+    assert store.get_bytes(oid) == src.read_bytes()
+    assert _mode(store.path_of(oid)) == 0o444  # type: ignore[arg-type]
+    assert store.copy_read(src, src.stat()) == oid
+    assert _files(store) == [store.path_of(oid)]
+
+
+@pytest.mark.parametrize("method", ["copy_read", "copy_hashing"])
+def test_a_source_changed_since_listing_is_not_copied(
+    store: ObjectStore, src: Path, method: str
+) -> None:
+    from mlcycle.core import DataError
+
+    before = src.stat()
+    with open(src, "ab") as f:
+        f.write(b"more")
+    with pytest.raises(DataError, match=r"data\.bin changed while it was being added"):
+        if method == "copy_read":
+            store.copy_read(src, before)
+        else:
+            store.copy_hashing(src, before, lambda: hash_file(src))
+    assert _files(store) == []  # no object, no temp file
+
+
+@pytest.mark.parametrize("tmpfile", [True, False], ids=["o_tmpfile", "renamed_temp"])
+def test_copy_hashing_stores_a_read_only_copy_named_by_the_digest(
+    store: ObjectStore, tmp_path: Path, tmpfile: bool
+) -> None:
+    store._tmpfile = tmpfile and store._tmpfile
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(3 << 20) + bytes(70 << 20))  # more than one copy step
+    oid = store.copy_hashing(big, big.stat(), lambda: hash_file(big))
+    assert oid == hash_file(big) and store.get_bytes(oid) == big.read_bytes()
+    assert _mode(store.path_of(oid)) == 0o444  # type: ignore[arg-type]
+    assert _files(store) == [store.path_of(oid)]
+
+
+def test_copy_hashing_drops_its_copy_when_the_object_is_stored(
+    store: ObjectStore, src: Path
+) -> None:
+    oid = store.put_bytes(src.read_bytes())
+    inode = store.path_of(oid).stat().st_ino  # type: ignore[union-attr]
+    assert store.copy_hashing(src, src.stat(), lambda: hash_file(src)) == oid
+    assert store.path_of(oid).stat().st_ino == inode  # type: ignore[union-attr]
+    assert _files(store) == [store.path_of(oid)]
+
+
+def test_copy_hashing_raises_what_digest_raises_and_stores_nothing(
+    store: ObjectStore, src: Path
+) -> None:
+    def digest() -> str:
+        raise OSError("disk on fire")
+
+    with pytest.raises(OSError, match="disk on fire"):
+        store.copy_hashing(src, src.stat(), digest)
+    assert _files(store) == []

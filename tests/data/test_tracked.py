@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mlcycle.core import DataError, NotFound, hash_bytes, hash_file
+from mlcycle.core import DataError, NotFound, hash_bytes, hash_file, parse_config
 from mlcycle.data import (
     BIKE_SHARING_CSV,
     add_paths,
@@ -161,11 +162,20 @@ def test_store_path_stores_every_file_once_and_the_manifest(workspace: Workspace
     assert store_path(workspace, folder) == stored  # all cached: nothing to place
 
 
+@pytest.fixture
+def linking(tmp_path: Path) -> Iterator[Workspace]:
+    """A workspace that hard-links files into its cache (so hashes, then places each)."""
+    ws = Workspace(tmp_path / "linking", parse_config({"cache": {"link": ["hardlink", "copy"]}}))
+    yield ws
+    ws.close()
+
+
 def test_a_file_that_changes_after_hashing_fails_the_add(
-    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+    linking: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from mlcycle.data import _tracked
 
+    workspace = linking
     folder = _folder(workspace.root / "data")
     real = _tracked.digest
 
@@ -180,3 +190,93 @@ def test_a_file_that_changes_after_hashing_fails_the_add(
     with pytest.raises(DataError, match=r"f2\.bin changed while it was being added"):
         store_path(workspace, folder)
     assert not workspace.objects.exists(hash_bytes(bytes([2]) * 1002))
+
+
+@pytest.fixture(params=[["copy"], ["reflink", "copy"]], ids=["copy", "reflink_copy"])
+def copying(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Workspace]:
+    """A workspace whose cache takes copies (reflink falls back to copy on ext4)."""
+    ws = Workspace(tmp_path / "copying", parse_config({"cache": {"link": request.param}}))
+    yield ws
+    ws.close()
+
+
+def test_store_path_copying_stores_what_hash_path_names(copying: Workspace) -> None:
+    folder = _folder(copying.root / "data")
+    (folder / "big.bin").write_bytes(os.urandom(9 << 20))  # copied while hashed
+    (folder / "twin.bin").write_bytes(bytes([3]) * 1003)
+    order: list[str] = []
+    stored = store_path(copying, folder, progress=lambda n: order.append(str(n)))
+    assert stored == hash_path(copying, folder) and stored.manifest is not None
+    assert order == [str(s.stat.st_size) for s in stored.states]  # in path order
+    for e in stored.manifest.entries:
+        cached = copying.objects.path_of(e.oid)
+        assert cached is not None and cached.read_bytes() == (folder / e.path).read_bytes()
+        assert cached.stat().st_mode & 0o777 == 0o444
+        assert cached.stat().st_ino != (folder / e.path).stat().st_ino
+    files = sorted(p.name for p in Path(copying.objects.root).rglob("*") if p.is_file())
+    assert files == sorted({e.oid[2:] for e in stored.manifest.entries} | {stored.oid[2:]})
+
+
+def test_a_file_that_changes_after_listing_fails_a_copying_add(
+    copying: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlcycle.data import _tracked
+
+    folder = _folder(copying.root / "data")
+    real = _tracked._scan
+
+    def scan_then_edit(path: Path) -> tuple[_tracked.Kind, list[tuple[str, str, os.stat_result]]]:
+        found = real(path)
+        with open(folder / "sub" / "0" / "f2.bin", "ab") as f:
+            f.write(b"edited after listing")
+        return found
+
+    monkeypatch.setattr(_tracked, "_scan", scan_then_edit)
+    with pytest.raises(DataError, match=r"f2\.bin changed while it was being added"):
+        store_path(copying, folder)
+    edited = (folder / "sub" / "0" / "f2.bin").read_bytes()
+    assert not copying.objects.exists(hash_bytes(edited))
+    assert not copying.objects.exists(hash_bytes(bytes([2]) * 1002))
+
+
+def test_a_touched_large_file_is_hashed_before_it_is_copied_again(
+    copying: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-adding a large file whose mtime changed but not its bytes copies nothing; a
+    real change to it is still copied in."""
+    from mlcycle.store import ObjectStore
+
+    big = copying.root / "big.bin"
+    big.write_bytes(os.urandom(9 << 20))
+    os.utime(big, (1_000, 1_000))  # old enough for the stat cache to remember it
+    first = store_path(copying, big)
+    os.utime(big, (2_000, 2_000))  # touched: the stat cache no longer vouches for it
+
+    def no_copy(*_: object) -> str:
+        raise AssertionError("a touched file was copied")
+
+    monkeypatch.setattr(ObjectStore, "copy_hashing", no_copy)
+    assert store_path(copying, big) == first
+    with open(big, "r+b") as f:
+        f.write(b"changed")
+    changed = store_path(copying, big)
+    assert changed.oid != first.oid and changed.oid == hash_file(big)
+    cached = copying.objects.path_of(changed.oid)
+    assert cached is not None and cached.read_bytes() == big.read_bytes()
+
+
+def test_linking_many_files_hashes_on_threads_and_links_each_in_order(linking: Workspace) -> None:
+    """With hard links, files hashed on the threads are linked in by the calling thread,
+    in path order; twins are stored once and a second add links nothing new."""
+    folder = _folder(linking.root / "data", n=200)
+    (folder / "twin.bin").write_bytes((folder / "sub" / "0" / "f2.bin").read_bytes())
+    order: list[int] = []
+    stored = store_path(linking, folder, progress=order.append)
+    assert stored == hash_path(linking, folder) and stored.manifest is not None
+    assert order == [s.stat.st_size for s in stored.states]
+    for e in stored.manifest.entries:
+        cached = linking.objects.path_of(e.oid)
+        assert cached is not None and cached.read_bytes() == (folder / e.path).read_bytes()
+    source = folder / "sub" / "1" / "f7.bin"
+    assert linking.objects.path_of(hash_file(source)).stat().st_ino == source.stat().st_ino  # type: ignore[union-attr]
+    assert store_path(linking, folder) == stored

@@ -56,12 +56,17 @@ class StatCache:
 
     def lookup(self, path: str, st: os.stat_result) -> str | None:
         """The remembered BLAKE3 id of the file at absolute `path` if `st` still matches."""
+        entry = self.entry(path)
+        return entry[3] if entry and entry[:3] == stat_key(st) else None
+
+    def entry(self, path: str) -> Entry | None:
+        """The entry of the file at absolute `path`, whether or not it still matches."""
         row = (
             self._db()
             .execute("SELECT size, mtime_ns, inode, oid FROM stat WHERE path = ?", (path,))
             .fetchone()
         )
-        return row[3] if row and tuple(row[:3]) == stat_key(st) else None
+        return None if row is None else (row[0], row[1], row[2], row[3])
 
     def lookup_under(self, folder: str) -> dict[str, Entry]:
         """Every entry below the absolute folder path `folder`, by path.

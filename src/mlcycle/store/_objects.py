@@ -16,7 +16,9 @@ a link in the workspace cannot be edited into a corrupt object.
 Local writes are built in the object's own fan-out folder: on Linux as an
 anonymous `O_TMPFILE` inode that `linkat(2)` names once it is whole (a
 killed writer leaves nothing behind), elsewhere as a `.<id>.tmp` file
-renamed into place (which :func:`mlcycle.data.gc` removes when stale).
+renamed into place (which :func:`mlcycle.data.gc` removes when stale). A
+large file copied while it is hashed (:meth:`ObjectStore.copy_hashing`)
+has no id yet: its `O_TMPFILE` inode is made in the store's own folder.
 A hard link needs no temp file: the source is made read-only and checked
 unchanged first, then linked under its final name. Nothing is fsynced:
 like git and DVC, the store relies on the rename/link being atomic.
@@ -54,6 +56,7 @@ StrPath = str | os.PathLike[str]
 _O_TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux only
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _COPY_CHUNK = 1 << 30  # bytes per sendfile call (the kernel caps one at 2 GiB)
+_STEP = 64 << 20  # bytes per sendfile call of a copy that may be stopped (`_copy_while`)
 #: errno values meaning "this file system (or platform) cannot do that kind of link".
 _UNSUPPORTED = frozenset(
     {errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS}
@@ -239,6 +242,99 @@ class ObjectStore:
                     self._unsupported.add((dev, kind))
         return self._copy_in(src, oid, stat)
 
+    def copy_read(self, src: StrPath, before: os.stat_result) -> str:
+        """Store a copy of the file `src`, read whole (so: a small file); return its id.
+
+        The bytes are read once, then hashed and written to the object from
+        memory, so the object is exactly the bytes hashed; the kernel copy of
+        :meth:`add_file` would read `src` a second time. Nothing is stored if
+        `src` changed since `before` was taken.
+
+        Args:
+            src: the file.
+            before: its stat when it was listed; size, mtime and inode must
+                still agree once it is read.
+
+        Raises:
+            DataError: if `src` changed since `before`.
+            FileNotFoundError: if `src` does not exist.
+        """
+        fd = os.open(src, os.O_RDONLY | _CLOEXEC)
+        try:
+            data = _read_upto(fd, before.st_size + 1)  # a byte more than listed shows growth
+            _check_unchanged_stat(src, before, os.fstat(fd))
+        finally:
+            os.close(fd)
+        return self.put_bytes(data)
+
+    def copy_hashing(self, src: StrPath, before: os.stat_result, digest: Callable[[], str]) -> str:
+        """Store a copy of the (large) file `src` while `digest()` hashes it; return its id.
+
+        The kernel copies `src` into an anonymous `O_TMPFILE` inode on a
+        thread while this thread runs `digest()`; the inode is named by the id
+        once both are done (a killed writer leaves nothing). If the object is
+        already stored the copy stops early and is dropped. Without
+        `O_TMPFILE` (or off the local file system) the file is hashed, then
+        stored by :meth:`add_file`.
+
+        Args:
+            src: the file.
+            before: its stat when it was listed; size, mtime and inode must
+                still agree once it is copied.
+            digest: returns the BLAKE3 id of `src` (called on this thread).
+
+        Raises:
+            DataError: if `src` changed since `before`.
+            FileNotFoundError: if `src` does not exist.
+        """
+        out = self._open_tmpfile(self.root) if self.local_root is not None else None
+        if out is None:
+            oid = digest()
+            self.add_file(src, oid, ("copy",), before)
+            return oid
+        try:
+            with open(src, "rb", buffering=0) as f:
+                oid, copied = _copy_while(f.fileno(), out, digest, self.exists)
+                _check_unchanged_stat(src, before, os.fstat(f.fileno()))
+            if copied and not self._link_tmpfile(out, oid):  # no /proc: by a named temp file
+                self.add_file(src, oid, ("copy",), before)
+        finally:
+            os.close(out)
+        return oid
+
+    def _open_tmpfile(self, folder: str) -> int | None:
+        """A new read-only `O_TMPFILE` inode in `folder`, or None where there are none."""
+        if not self._tmpfile:
+            return None
+        try:
+            return os.open(folder, os.O_WRONLY | _O_TMPFILE | _CLOEXEC, _READ_ONLY)
+        except OSError as err:
+            if err.errno not in _UNSUPPORTED:
+                raise
+            self._tmpfile = False
+            return None
+
+    def _link_tmpfile(self, fd: int, oid: str) -> str:
+        """Name the whole `O_TMPFILE` inode `fd` as object `oid`.
+
+        Returns `"copy"`, `"exists"` if a concurrent writer stored the same
+        bytes first, or `""` if `linkat` cannot name it here (no `/proc`).
+        """
+        self._folder(oid)
+        try:
+            # linkat(AT_SYMLINK_FOLLOW) names the anonymous inode; Python calls linkat (not
+            # link) only when a dir fd is given, and the kernel ignores it for an absolute
+            # path, so the file's own fd serves.
+            os.link(f"/proc/self/fd/{fd}", self._path(oid), src_dir_fd=fd)
+        except FileExistsError:
+            return "exists"
+        except OSError as err:
+            if err.errno not in (errno.ENOENT, errno.EXDEV, errno.EPERM):
+                raise
+            self._tmpfile = False  # no /proc, say: rename from now on
+            return ""
+        return "copy"
+
     def _folder(self, oid: str) -> None:
         """Create the fan-out folder of `oid` (once per store)."""
         folder = oid[:2]
@@ -296,29 +392,14 @@ class ObjectStore:
         self._folder(oid)
         final = self._path(oid)
         folder = final[: final.rindex("/")]
-        if self._tmpfile:
+        fd = self._open_tmpfile(folder)
+        if fd is not None:
             try:
-                fd = os.open(folder, os.O_WRONLY | _O_TMPFILE | _CLOEXEC, _READ_ONLY)
-            except OSError as err:
-                if err.errno not in _UNSUPPORTED:
-                    raise
-                self._tmpfile = False
-            else:
-                try:
-                    fill(fd)
-                    # linkat(AT_SYMLINK_FOLLOW) names the anonymous inode; Python calls
-                    # linkat (not link) only when a dir fd is given, and the kernel ignores
-                    # it for an absolute path, so the file's own fd serves.
-                    os.link(f"/proc/self/fd/{fd}", final, src_dir_fd=fd)
-                    return True
-                except FileExistsError:
-                    return False
-                except OSError as err:
-                    if err.errno not in (errno.ENOENT, errno.EXDEV, errno.EPERM):
-                        raise
-                    self._tmpfile = False  # no /proc, say: rename from now on
-                finally:
-                    os.close(fd)
+                fill(fd)
+                if used := self._link_tmpfile(fd, oid):
+                    return used == "copy"
+            finally:
+                os.close(fd)
         return self._write_renamed(folder, final, fill)
 
     def _write_renamed(self, folder: str, final: str, fill: Callable[[int], None]) -> bool:
@@ -376,6 +457,63 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def _copy_while(
+    src: int, dest: int, digest: Callable[[], str], stored: Callable[[str], bool]
+) -> tuple[str, bool]:
+    """Copy the rest of file `src` to `dest` on a thread while `digest()` runs here.
+
+    Returns the id, and False instead of True if the object was `stored`
+    already: then the copy stopped within :data:`_STEP` bytes, to be dropped.
+    """
+    import threading
+
+    stop = threading.Event()
+    failed: list[BaseException] = []
+
+    def copy() -> None:
+        try:
+            while not stop.is_set() and _send(src, dest, _STEP):
+                pass
+        except BaseException as err:  # raised again on the calling thread
+            failed.append(err)
+
+    thread = threading.Thread(target=copy, name="mlcycle-copy")
+    thread.start()
+    try:
+        oid = digest()
+        if stored(oid):
+            stop.set()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return oid, not stop.is_set()
+
+
+def _send(src: int, dest: int, count: int) -> int:
+    """Copy up to `count` bytes from `src`'s position to `dest`; 0 at the end of `src`."""
+    try:
+        return os.sendfile(dest, src, None, count)
+    except OSError as err:
+        if err.errno not in _UNSUPPORTED:
+            raise
+    chunk = os.read(src, min(count, 1 << 20))
+    _write_all(dest, chunk)
+    return len(chunk)
+
+
+def _read_upto(fd: int, size: int) -> bytes:
+    """Read file `fd` to its end or to `size` bytes, whichever comes first."""
+    chunks = []
+    while size > 0 and (chunk := os.read(fd, size)):
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)  # one chunk: that very object, not a copy
 
 
 def _copy_fd(src: int, dest: int) -> None:
