@@ -183,3 +183,39 @@ def test_predictions_match_the_model_for_a_100_row_request(ws: Workspace) -> Non
     body = answer.json()
     assert body["predictions"] == gated.estimator.predict(rows).tolist()
     np.testing.assert_allclose(body["probabilities"], gated.estimator.predict_proba(rows))
+
+
+def test_the_collector_waits_for_as_many_requests_as_the_last_batch_held() -> None:
+    """After a batch of 3, the next batch goes once 3 requests wait, not after
+    `max_latency`; a batch with fewer requests than that waits the full time."""
+    import asyncio
+
+    from mlcycle.serving._batching import MicroBatcher
+
+    calls: list[list[int]] = []
+
+    def run(items: list[int]) -> list[int]:
+        calls.append(items)
+        time.sleep(0.05)  # while the model runs, the next requests queue up
+        return items
+
+    async def scenario() -> tuple[float, float]:
+        batcher: MicroBatcher[int, int] = MicroBatcher(
+            run, max_rows=256, max_latency=2.0, max_queue=100
+        )
+        first = asyncio.create_task(batcher.submit(0, 1))
+        await asyncio.sleep(0.01)  # the model is busy with 0: 1, 2, 3 form one batch
+        await asyncio.gather(first, *(batcher.submit(i, 1) for i in (1, 2, 3)))
+        start = time.monotonic()
+        await asyncio.gather(*(batcher.submit(i, 1) for i in (4, 5, 6)))
+        three = time.monotonic() - start
+        start = time.monotonic()
+        await asyncio.gather(*(batcher.submit(i, 1) for i in (7, 8)))
+        two = time.monotonic() - start
+        await batcher.close()
+        return three, two
+
+    three, two = asyncio.run(scenario())
+    assert calls == [[0], [1, 2, 3], [4, 5, 6], [7, 8]]
+    assert three < 1.0  # no waiting for max_latency: the batch was as big as the last
+    assert two >= 2.0  # fewer than the last batch: waited the whole max_latency

@@ -9,7 +9,10 @@ request its own slice of the result. It never delays a lone request:
   (this is where batching comes from under load);
 - when the model is idle, the queue is sent at once, except that after a
   batch of several requests (a sign of concurrent clients) the collector
-  waits up to `max_latency` seconds for the batch to fill.
+  waits up to `max_latency` seconds for as many requests as that batch
+  held (waiting for `max_rows` instead cost every batch the whole
+  `max_latency` when 8 clients send one row each: 2,500 req/s against
+  3,000 at concurrency 1).
 
 So at concurrency 1 each request goes straight to the model, and at
 concurrency 32 a 100-tree forest answers 32 requests with one call.
@@ -133,9 +136,15 @@ class MicroBatcher(Generic[In, Out]):
                 await self._call(batch)
 
     async def _fill(self) -> None:
+        """Wait until as many requests wait as the last batch held (the clients seen
+        at once), `max_rows` rows wait, or `max_latency` passed."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.max_latency
-        while self._queued_rows < self.max_rows and (left := deadline - loop.time()) > 0:
+        while (
+            len(self._queue) < self._last_requests
+            and self._queued_rows < self.max_rows
+            and (left := deadline - loop.time()) > 0
+        ):
             self._arrived.clear()
             try:
                 async with asyncio.timeout(left):
