@@ -168,7 +168,7 @@ def test_a_column_sent_as_numbers_and_as_text_keeps_both(tmp_path: Path) -> None
     writer = LogWriter(folder, flush_seconds=0)
     for i, season in enumerate([1, "1"]):
         inputs = pd.DataFrame({"season": pd.Series([season], dtype=object)})
-        batch = Batch(inputs, [f"r{i}-0"], [(f"r{i}", "primary")], ("m", 1), np.zeros(1), None)
+        batch = Batch(inputs, [f"r{i}-0"], [(f"r{i}", "primary", 1)], ("m", 1), np.zeros(1), None)
         writer.append("m", batch)
     assert len(writer.flush()) == 2
     found = find_rows(folder, ["r0-0", "r1-0"]).set_index("prediction_id")["season"]
@@ -186,12 +186,12 @@ def test_matrix_batches_flush_as_one_table_in_order(tmp_path: Path) -> None:
     for i in range(5):
         values = np.array([[i, 10.0 * i], [i + 0.5, np.nan]])
         proba = np.array([[0.25, 0.75], [0.5, 0.5]]) + i / 100
-        requests = [(f"r{i}", "primary")] * 2
+        requests = [(f"r{i}", "primary", 2)]
         batch = Batch(Matrix(values, names), [f"r{i}-0", f"r{i}-1"], requests, ("m", 1),
                       np.array([1, 0]), proba, timestamp=1000.0 + i)  # fmt: skip
         writer.append("m", batch)
     frame = pd.DataFrame({"a": [7.0], "b": [8.0]})
-    writer.append("m", Batch(frame, ["f-0"], [("f", "shadow")], ("m", 1), np.array([1]),
+    writer.append("m", Batch(frame, ["f-0"], [("f", "shadow", 1)], ("m", 1), np.array([1]),
                              np.array([[0.1, 0.9]]), timestamp=2000.0))  # fmt: skip
     assert len(writer.flush()) == 1
     rows = find_rows(folder, [f"r{i}-{j}" for i in range(5) for j in (0, 1)] + ["f-0"])
@@ -202,3 +202,34 @@ def test_matrix_batches_flush_as_one_table_in_order(tmp_path: Path) -> None:
     assert list(rows.loc["r2-0", "proba"]) == pytest.approx([0.27, 0.77])
     assert rows.loc["r2-1", "prediction"] == 0 and rows.loc["r2-1", "request_id"] == "r2"
     assert rows.loc["f-0", "role"] == "shadow" and rows.loc["f-0", "a"] == 7.0
+
+
+def test_a_full_buffer_wakes_the_flusher_instead_of_writing_on_the_callers_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlcycle.serving import _log_store
+
+    monkeypatch.setattr(_log_store, "BUFFER_ROWS", 10)
+    writers: list[str] = []
+    real = LogWriter._write
+
+    def write(self: LogWriter, model: str, group: list[Batch]) -> list[Path]:
+        writers.append(threading.current_thread().name)
+        return real(self, model, group)
+
+    monkeypatch.setattr(LogWriter, "_write", write)
+    writer = LogWriter(tmp_path / "log", flush_seconds=60)  # the interval never comes
+    writer.start()
+    values = Matrix(np.zeros((10, 1)), ("a",))
+    writer.append("m", Batch(values, [f"r-{i}" for i in range(10)], [("r", "primary", 10)],
+                             ("m", 1), np.zeros(10), None))  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not writers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writers == ["log-flush"]
+    assert len(find_rows(tmp_path / "log", ["r-0", "r-9"])) == 2
+    values = Matrix(np.zeros((20, 1)), ("a",))  # twice the buffer at once: the caller writes
+    writer.append("m", Batch(values, [f"s-{i}" for i in range(20)], [("s", "primary", 20)],
+                             ("m", 1), np.zeros(20), None))  # fmt: skip
+    assert writers[-1] == threading.current_thread().name
+    writer.close()

@@ -74,7 +74,7 @@ def log_predictions(
     """
     ids = [f"{request_id}-{i}" for i in range(len(inputs))]
     proba = None if probabilities is None else np.asarray(probabilities, np.float64)
-    requests = [(request_id, "primary")] * len(ids)
+    requests = [(request_id, "primary", len(ids))]
     outputs = (np.asarray(predictions), proba)
     table = log_table(inputs, ids, requests, (model_name, model_version), outputs, now())
     write_part(model_folder(log_dir(ws.state_dir), model_name), table, f"api-{new_id()[:12]}")

@@ -59,7 +59,8 @@ class Batch:
         inputs: the validated input columns, shape (n_rows, n_inputs): a frame
             or a :class:`Matrix`.
         ids: n_rows prediction ids.
-        requests: n_rows (request id, role) pairs.
+        requests: (request id, role, rows) of each request, in row order
+            (their rows sum to n_rows).
         model: (model name, version).
         predictions: shape (n_rows,).
         probabilities: shape (n_rows, n_classes), or None.
@@ -68,7 +69,7 @@ class Batch:
 
     inputs: Inputs
     ids: Sequence[str]
-    requests: Sequence[tuple[str, str]]
+    requests: Sequence[tuple[str, str, int]]
     model: tuple[str, int]
     predictions: np.ndarray
     probabilities: np.ndarray | None
@@ -88,7 +89,7 @@ class Batch:
 def log_table(
     inputs: Inputs,
     ids: Sequence[str],
-    requests: Sequence[tuple[str, str]],
+    requests: Sequence[tuple[str, str, int]],
     model: tuple[str, int],
     outputs: tuple[np.ndarray, np.ndarray | None],
     timestamp: float | np.ndarray,
@@ -98,7 +99,7 @@ def log_table(
     Args:
         inputs: the validated input columns (a frame or a :class:`Matrix`).
         ids: n_rows prediction ids.
-        requests: n_rows (request id, role) pairs.
+        requests: (request id, role, rows) of each request, in row order.
         model: (model name, version).
         outputs: predictions, shape (n_rows,), and probabilities, shape
             (n_rows, n_classes) or None.
@@ -107,6 +108,7 @@ def log_table(
     predictions, probabilities = outputs
     n = len(inputs)
     name, version = model
+    rows = np.array([count for _, _, count in requests], np.int64)
     if isinstance(inputs, Matrix):
         columns = inputs.values.T  # one contiguous row per column: Arrow takes them without a copy
         table = pa.table(dict(zip(inputs.names, np.ascontiguousarray(columns), strict=True)))
@@ -114,11 +116,11 @@ def log_table(
         table = pa.Table.from_pandas(inputs, preserve_index=False)
     head = {
         "prediction_id": pa.array(ids, pa.string()),
-        "request_id": pa.array([r for r, _ in requests], pa.string()),
+        "request_id": _per_row([r for r, _, _ in requests], rows),
         "timestamp": pa.array(np.broadcast_to(np.asarray(timestamp, np.float64), n)),
-        "model_name": pa.array([name] * n, pa.string()),
+        "model_name": pa.repeat(pa.scalar(name, pa.string()), n),
         "model_version": pa.array(np.full(n, version, np.int64)),
-        "role": pa.array([role for _, role in requests], pa.string()),
+        "role": _per_row([role for _, role, _ in requests], rows),
     }
     for i, (column, values) in enumerate(head.items()):
         table = table.add_column(i, column, values)
@@ -129,6 +131,13 @@ def log_table(
         proba = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.ravel()))
         table = table.append_column("proba", proba)
     return table
+
+
+def _per_row(values: list[str], rows: np.ndarray) -> pa.Array:
+    """`values[i]` repeated `rows[i]` times, as an Arrow string array (built in C++: a
+    flush of 100,000 rows made them one Python object at a time while holding the GIL)."""
+    index = pa.array(np.repeat(np.arange(len(values), dtype=np.int32), rows))
+    return pa.DictionaryArray.from_arrays(index, pa.array(values, pa.string())).dictionary_decode()
 
 
 def _column(values: np.ndarray) -> pa.Array:
@@ -172,7 +181,7 @@ class LogWriter:
     Thread-safe. With `flush_seconds > 0`, a daemon thread flushes every
     `flush_seconds`, so a crash loses at most the rows acknowledged in the
     last `flush_seconds` (plus the write time of one part). With 0, callers
-    flush before they reply. Memory is bounded by :data:`BUFFER_ROWS` rows.
+    flush before they reply. Memory is bounded by twice :data:`BUFFER_ROWS` rows.
 
     Args:
         folder: the inference log folder (see :func:`log_dir`).
@@ -188,20 +197,26 @@ class LogWriter:
         self._name = f"{os.getpid()}-{new_id()[:8]}"
         self._seq = 0
         self._stop = threading.Event()
+        self._due = threading.Event()  # set: flush now, without waiting for the interval
         self._thread: threading.Thread | None = None
         _writers.add(self)
 
     def append(self, model_name: str, batch: Batch) -> None:
-        """Buffer `batch`'s rows of `model_name`; flush now if the buffer is full.
+        """Buffer `batch`'s rows of `model_name`.
 
-        The batch becomes a table only when flushed, off the request path.
+        The batch becomes a table only when flushed, off the request path:
+        past :data:`BUFFER_ROWS` rows the flusher thread is woken (a flush on
+        the caller's thread, the model's, stalled every request waiting for
+        it); past twice that, or with no flusher, the caller flushes itself.
         """
         with self._lock:
             self._tables.append((model_name, batch))
             self._rows += batch.rows
-            full = self._rows >= BUFFER_ROWS
-        if full:
-            self.flush()
+            rows = self._rows
+        if rows >= 2 * BUFFER_ROWS or (rows >= BUFFER_ROWS and self._thread is None):
+            self.flush()  # no flusher, or it fell behind: hold the caller back
+        elif rows >= BUFFER_ROWS:
+            self._due.set()
 
     def flush(self) -> list[Path]:
         """Write the buffered rows (one part per model); return the parts written.
@@ -254,7 +269,11 @@ class LogWriter:
             self._thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.flush_seconds):
+        while not self._stop.is_set():
+            self._due.wait(self.flush_seconds)
+            self._due.clear()
+            if self._stop.is_set():
+                return  # close() writes the rest
             try:
                 self.flush()
             except OSError as err:  # the rows stay buffered for the next flush
@@ -265,6 +284,7 @@ class LogWriter:
     def close(self) -> None:
         """Stop the flusher and write what is left."""
         self._stop.set()
+        self._due.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.flush()

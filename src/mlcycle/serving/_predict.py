@@ -255,10 +255,10 @@ class Predictor:
             ]
         )
         ids = [pid for _, o in answered for pid in o.ids]
-        per_row = [(i.log_id, i.role) for i, o in answered for _ in o.ids]
+        per_request = [(i.log_id, i.role, len(o.ids)) for i, o in answered]
         batch = Batch(
             inputs if keep.all() else _take(inputs, keep),
-            ids, per_row, (served.name, served.version), predictions[keep],
+            ids, per_request, (served.name, served.version), predictions[keep],
             None if proba is None else proba[keep],
         )  # fmt: skip
         self.log.append(served.name, batch)
