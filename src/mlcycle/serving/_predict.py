@@ -79,7 +79,7 @@ def _for_signature(inputs: Inputs, signature: Signature) -> Inputs:
     if isinstance(inputs, Matrix):
         if inputs.names == names:
             return inputs
-        inputs = pd.DataFrame(inputs.values, columns=list(inputs.names))
+        inputs = inputs.frame()
     if signature.numeric:
         return Matrix(signature.validate(inputs).to_numpy(dtype=np.float64), names)
     if any(name not in inputs.columns for name in names):
@@ -88,9 +88,7 @@ def _for_signature(inputs: Inputs, signature: Signature) -> Inputs:
 
 
 def _frame(inputs: Inputs) -> pd.DataFrame:
-    if isinstance(inputs, Matrix):
-        return pd.DataFrame(inputs.values, columns=list(inputs.names))
-    return inputs
+    return inputs.frame() if isinstance(inputs, Matrix) else inputs
 
 
 def _take(inputs: Inputs, keep: np.ndarray) -> Inputs:

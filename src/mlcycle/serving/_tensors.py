@@ -55,6 +55,10 @@ class Matrix:
     def __len__(self) -> int:
         return len(self.values)
 
+    def frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with columns `names` (float64)."""
+        return pd.DataFrame(self.values, columns=list(self.names))
+
 
 #: A request's rows: a :class:`Matrix` (numeric signatures) or the frame as received.
 Inputs = Matrix | pd.DataFrame
