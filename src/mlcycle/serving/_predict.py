@@ -81,7 +81,7 @@ def _for_signature(inputs: Inputs, signature: Signature) -> Inputs:
             return inputs
         inputs = inputs.frame()
     if signature.numeric:
-        return Matrix(signature.validate(inputs).to_numpy(dtype=np.float64), names)
+        return Matrix.validated(inputs, signature)
     if any(name not in inputs.columns for name in names):
         signature.validate(inputs)  # raises the error naming the missing column
     return inputs

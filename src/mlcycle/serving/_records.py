@@ -39,17 +39,12 @@ def inputs_from_records(body: Any, signature: Signature) -> Inputs:
             not a scalar or infinite; SignatureError (an InputError) naming the
             column and row of a missing column or a mistyped value.
     """
-    if not signature.numeric:
-        frame = frame_from_records(body)
-        check_finite_frame(frame, signature)
-        return frame
-    names = tuple(signature.input_names)
-    matrix = _plain_matrix(body, signature)
+    matrix = _plain_matrix(body, signature) if signature.numeric else None
     if matrix is not None:
-        return Matrix(matrix, names)
+        return Matrix(matrix, tuple(signature.input_names))
     frame = frame_from_records(body)
     check_finite_frame(frame, signature)
-    return Matrix(signature.validate(frame).to_numpy(dtype=np.float64), names)
+    return Matrix.validated(frame, signature) if signature.numeric else frame
 
 
 def _plain_matrix(body: Any, signature: Signature) -> np.ndarray | None:

@@ -59,6 +59,17 @@ class Matrix:
         """The rows as a DataFrame with columns `names` (float64)."""
         return pd.DataFrame(self.values, columns=list(self.names))
 
+    @classmethod
+    def validated(cls, frame: pd.DataFrame, signature: Signature) -> Matrix:
+        """`frame`'s rows checked and coerced by :meth:`Signature.validate` (numeric
+        signatures only: every column becomes float64).
+
+        Raises:
+            SignatureError: naming the column and row of a missing or mistyped value.
+        """
+        values = signature.validate(frame).to_numpy(dtype=np.float64)
+        return cls(values, tuple(signature.input_names))
+
 
 #: A request's rows: a :class:`Matrix` (numeric signatures) or the frame as received.
 Inputs = Matrix | pd.DataFrame
