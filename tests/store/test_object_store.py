@@ -69,6 +69,51 @@ def test_put_is_idempotent(store: ObjectStore, tmp_path: Path) -> None:
     assert _leftover_tmp(Path(store.root)) == []
 
 
+def _count_object_stats(monkeypatch: pytest.MonkeyPatch, root: Path) -> list[str]:
+    """Record each `os.path.exists` call on a path under `root` (how a put checks)."""
+    import os.path
+
+    calls: list[str] = []
+    real = os.path.exists
+
+    def exists(path: object) -> bool:
+        if str(path).startswith(str(root)):
+            calls.append(str(path))
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os.path, "exists", exists)
+    return calls
+
+
+def test_puts_into_new_fan_out_folders_skip_the_stat(
+    store: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Path(store.root)
+    calls = _count_object_stats(monkeypatch, root)
+    oids = [store.put_bytes(bytes([i]) * 1000) for i in range(50)]
+    assert calls == []  # every fan-out folder was made by this store
+    assert store.put_bytes(bytes([0]) * 1000) == oids[0]  # again: written, then dropped
+    assert _object_files(root) == sorted(f"{o[:2]}/{o[2:]}" for o in set(oids))
+    assert all(store.get_bytes(o) == bytes([i]) * 1000 for i, o in enumerate(oids))
+
+
+def test_object_stored_by_another_process_meanwhile_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "objects"
+    ours, theirs = ObjectStore(str(root)), ObjectStore(str(root))
+    ours.put_bytes(b"first")  # ours has looked at the store: empty
+    oid = theirs.put_bytes(b"shared")
+    mtime = (root / oid[:2] / oid[2:]).stat().st_mtime_ns
+    assert ours.put_bytes(b"shared") == oid  # their folder: written, dropped
+    assert (root / oid[:2] / oid[2:]).stat().st_mtime_ns == mtime
+    assert ours.get_bytes(oid) == b"shared"
+    calls = _count_object_stats(monkeypatch, root)
+    ours.put_bytes(b"shared")
+    assert calls == [f"{root}/{oid[:2]}/{oid[2:]}"]  # a folder another made: checked first
+    assert _leftover_tmp(root) == []
+
+
 def _corrupt(store: ObjectStore, oid: str) -> None:
     (Path(store.root) / oid[:2] / oid[2:]).write_bytes(b"flipped bits")
 
