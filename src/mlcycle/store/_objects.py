@@ -361,7 +361,7 @@ class ObjectStore:
         if folder not in self._folders:
             try:
                 os.mkdir(f"{self.root}/{folder}")
-            except FileExistsError:  # made by another process: it may hold their objects
+            except FileExistsError:  # made by another process (or thread): may hold its objects
                 if self._others is not None:
                     self._others.add(folder)
             self._folders.add(folder)
