@@ -37,8 +37,8 @@ are kept out of the adds, as neither is the tools' own work nor is found on a la
   `mlcycle data add` in `copy_folio_from_iter_atomic`; +1.2 s of CPU for the 500 MiB
   of the 2,000 files, for either tool). The header prints whether reporting is on
   (`/sys/module/page_reporting/parameters/page_reporting_order`; an order above 10
-  turns it off). The script first touches the free memory once (`--no-warm-memory`
-  skips that), which lasts only while reporting is off.
+  turns it off). With reporting off, the script first touches the free memory once
+  (`--no-warm-memory` skips that); with it on, that would not last, so it does not.
 - ext4 without a journal (this VM's disk) skips recently deleted inodes when it
   allocates one, and checks each in the buffer cache (`recently_deleted` in
   fs/ext4/ialloc.c; 60 s, or 360 s while the inode table block is dirty). After the
@@ -260,13 +260,27 @@ def touch_free_memory(keep_gib: float = 2.0) -> None:
     print(f"# touched {gib} GiB of free memory once first: {time.perf_counter() - start:.1f} s")
 
 
-def page_reporting() -> str:
-    """Whether this (virtual) machine reports freed memory to its hypervisor."""
+def reporting_order() -> int | None:
+    """The order from which freed memory goes back to the hypervisor (above 10: none),
+    or None on a machine without free page reporting."""
     try:
-        order = int(Path("/sys/module/page_reporting/parameters/page_reporting_order").read_text())
+        return int(Path("/sys/module/page_reporting/parameters/page_reporting_order").read_text())
     except (OSError, ValueError):
+        return None
+
+
+def reports_freed_memory() -> bool:
+    """Whether this (virtual) machine hands freed memory back to its hypervisor."""
+    order = reporting_order()
+    return order is not None and order <= 10
+
+
+def page_reporting() -> str:
+    """The header's words for :func:`reporting_order`."""
+    order = reporting_order()
+    if order is None:
         return "no free page reporting"
-    return f"free page reporting {'off' if order > 10 else 'on'} (order {order})"
+    return f"free page reporting {'on' if reports_freed_memory() else 'off'} (order {order})"
 
 
 def raw_rate(path: Path) -> tuple[float, float]:
@@ -312,7 +326,9 @@ def main() -> None:
           f"DVC {dvc_version.strip()}, {time.strftime('%Y-%m-%d')}, {page_reporting()}"
           + (", mlcycle workspace initialized first" if args.mlcycle_init else ""))  # fmt: skip
     print(f"# commands: {', '.join(resolve(t) for t in TOOLS)}")
-    if not args.no_warm_memory:
+    if reports_freed_memory():  # touched memory would go back to the hypervisor at once
+        print("# free memory not touched first: freed memory goes back to the hypervisor")
+    elif not args.no_warm_memory:
         touch_free_memory()
     root = Path(tempfile.mkdtemp(prefix="bench-dv-", dir=os.environ.get("BENCH_DIR")))
     try:
